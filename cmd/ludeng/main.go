@@ -1,22 +1,19 @@
+// Command ludeng turns one product photo into many differentiated marketing
+// scenes. See README.md; `ludeng help` lists the subcommands.
 package main
 
 import (
-	_ "github.com/coder/websocket"
-	_ "github.com/disintegration/imaging"
-	_ "github.com/google/uuid"
-	_ "github.com/jackc/pgx/v5/pgxpool"
-	_ "github.com/jackc/pgx/v5/stdlib"
-	_ "github.com/prometheus/client_golang/prometheus"
-	_ "github.com/riverqueue/river"
-	_ "github.com/riverqueue/river/riverdriver/riverpgxv5"
-	_ "github.com/riverqueue/river/riverdriver/riversqlite"
-	_ "github.com/riverqueue/river/rivermigrate"
-	_ "github.com/rwcarlsen/goexif/exif"
-	_ "github.com/stretchr/testify/require"
-	_ "golang.org/x/crypto/argon2"
-	_ "golang.org/x/image/webp"
-	_ "golang.org/x/time/rate"
-	_ "modernc.org/sqlite"
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/ludeng/ludeng/internal/cli"
 )
 
-func main() {}
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := cli.Main(ctx)
+	stop()
+	os.Exit(code)
+}

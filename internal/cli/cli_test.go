@@ -1,0 +1,205 @@
+package cli
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+func runCLI(t *testing.T, env map[string]string, stdin string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = Run(context.Background(), args, IO{
+		Stdin: strings.NewReader(stdin), Stdout: &out, Stderr: &errb,
+		Getenv: func(k string) string { return env[k] },
+	})
+	return code, out.String(), errb.String()
+}
+
+func TestBadConfigExits2NamingVariable(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name, value string
+	}{
+		{"LUDENG_LOG_LEVEL", "loud"},
+		{"LUDENG_LOG_FORMAT", "xml"},
+		{"LUDENG_DATABASE_URL", "mysql://x"},
+		{"LUDENG_TRUSTED_PROXIES", "10.0.0.0/33"},
+		{"LUDENG_MIN_FREE_DISK", "lots"},
+		{"LUDENG_TIMEZONE", "Mars/Olympus"},
+		{"LUDENG_CURRENCY", "yuan"},
+		{"LUDENG_SECRET_KEY", "short"},
+		{"LUDENG_SHUTDOWN_TIMEOUT", "-5s"},
+		{"LUDENG_BASE_URL", "ludeng.example.com"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			env := map[string]string{"LUDENG_DATA_DIR": t.TempDir(), tc.name: tc.value}
+			for _, cmd := range [][]string{{"serve"}, {"migrate", "status"}, {"user", "list"}} {
+				code, _, stderr := runCLI(t, env, "", cmd...)
+				require.Equal(t, 2, code, "%v: %s", cmd, stderr)
+				lines := strings.Split(strings.TrimSpace(stderr), "\n")
+				require.Len(t, lines, 1, stderr)
+				require.Contains(t, lines[0], tc.name)
+			}
+		})
+	}
+	t.Run("SecretFile", func(t *testing.T) {
+		t.Parallel()
+		env := map[string]string{"LUDENG_DATA_DIR": t.TempDir(), "LUDENG_ADMIN_PASSWORD_FILE": "/nonexistent/pw"}
+		code, _, stderr := runCLI(t, env, "", "migrate", "status")
+		require.Equal(t, 2, code)
+		require.Contains(t, stderr, "LUDENG_ADMIN_PASSWORD_FILE")
+		require.NotContains(t, stderr, "/nonexistent/pw\n")
+	})
+	t.Run("UnknownFlag", func(t *testing.T) {
+		t.Parallel()
+		code, _, _ := runCLI(t, nil, "", "serve", "--bogus")
+		require.Equal(t, 2, code)
+	})
+}
+
+func TestUserCommands(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{"LUDENG_DATA_DIR": t.TempDir()}
+	code, out, errOut := runCLI(t, env, "a-long-password\n", "user", "add", "--name", "ops1", "--password-stdin")
+	require.Equal(t, 0, code, errOut)
+	require.Contains(t, out, "created operator user ops1")
+	code, _, errOut = runCLI(t, env, "", "user", "add", "--name", "ops1", "--password", "another-long-one")
+	require.Equal(t, 1, code)
+	require.Contains(t, errOut, "already taken")
+	code, out, _ = runCLI(t, env, "", "user", "add", "--name", "root2", "--admin")
+	require.Equal(t, 0, code)
+	require.Contains(t, out, "generated password")
+	code, out, _ = runCLI(t, env, "", "user", "list")
+	require.Equal(t, 0, code)
+	require.Contains(t, out, "ops1")
+	require.Contains(t, out, "admin")
+
+	code, out, _ = runCLI(t, env, "", "user", "token", "--name", "ops1", "--expires", "90d")
+	require.Equal(t, 0, code)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	require.True(t, strings.HasPrefix(lines[len(lines)-1], "ldg_"), out)
+
+	code, _, _ = runCLI(t, env, "new-long-password\n", "user", "passwd", "--name", "ops1")
+	require.Equal(t, 0, code)
+	code, out, _ = runCLI(t, env, "", "user", "disable", "--name", "ops1")
+	require.Equal(t, 0, code)
+	require.Contains(t, out, "disabled ops1")
+	code, out, _ = runCLI(t, env, "", "user", "list")
+	require.Equal(t, 0, code)
+	require.Regexp(t, `ops1\s+operator\s+disabled`, out)
+	code, _, errOut = runCLI(t, env, "", "user", "disable", "--name", "ghost")
+	require.Equal(t, 1, code)
+	require.Contains(t, errOut, "ghost")
+
+	code, out, _ = runCLI(t, env, "", "migrate", "status")
+	require.Equal(t, 0, code)
+	require.Contains(t, out, "001_foundation")
+}
+
+// buildBinary compiles cmd/ludeng once per test binary run.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "ludeng")
+	cmd := exec.Command("go", "build", "-o", bin, "github.com/ludeng/ludeng/cmd/ludeng")
+	cmd.Stderr = os.Stderr
+	require.NoError(t, cmd.Run())
+	return bin
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+// TestSIGTERMDrainsSlowRequest starts the real binary, opens a request whose
+// body trickles in, sends SIGTERM mid-request, then finishes the body: the
+// request must complete with a real answer and the process must exit 0.
+func TestSIGTERMDrainsSlowRequest(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := buildBinary(t)
+	addr := freePort(t)
+	dir := t.TempDir()
+	cmd := exec.Command(bin, "serve", "--listen", addr)
+	cmd.Env = append(os.Environ(), "LUDENG_DATA_DIR="+dir, "LUDENG_ADMIN_PASSWORD=admin-password-1", "LUDENG_DATABASE_URL=")
+	var logs bytes.Buffer
+	cmd.Stderr = &logs
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+
+	require.Eventually(t, func() bool {
+		res, err := http.Get("http://" + addr + "/readyz")
+		if err != nil {
+			return false
+		}
+		res.Body.Close()
+		return res.StatusCode == 200
+	}, 30*time.Second, 50*time.Millisecond, logs.String())
+
+	conn, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	defer conn.Close()
+	body := `{"username":"admin","password":"admin-password-1"}`
+	_, err = fmt.Fprintf(conn, "POST /api/v1/auth/login HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nSec-Fetch-Site: same-origin\r\nContent-Length: %d\r\n\r\n%s", addr, len(body), body[:10])
+	require.NoError(t, err)
+	time.Sleep(300 * time.Millisecond) // the server is now reading a half-sent body
+
+	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+	require.Eventually(t, func() bool { return strings.Contains(logs.String(), "shutting down") }, 10*time.Second, 20*time.Millisecond)
+	// New connections are refused while the in-flight request drains.
+	_, err = http.Get("http://" + addr + "/livez")
+	require.Error(t, err)
+
+	_, err = io.WriteString(conn, body[10:])
+	require.NoError(t, err)
+	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, res.StatusCode)
+	res.Body.Close()
+
+	require.NoError(t, cmd.Wait(), logs.String())
+	require.Equal(t, 0, cmd.ProcessState.ExitCode())
+	require.Contains(t, logs.String(), "shutdown complete")
+}
+
+func TestFirstStartWritesAdminPasswordFile(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	cfg, err := loadConfig(func(k string) string { return map[string]string{"LUDENG_DATA_DIR": dir}[k] })
+	require.NoError(t, err)
+	var logs bytes.Buffer
+	a, err := openApp(context.Background(), cfg, cfg.newLogger(&logs), nil)
+	require.NoError(t, err)
+	a.close()
+	st, err := os.Stat(filepath.Join(dir, "initial-admin-password"))
+	require.NoError(t, err)
+	require.Equal(t, os.FileMode(0o600), st.Mode().Perm())
+	pw, _ := os.ReadFile(filepath.Join(dir, "initial-admin-password"))
+	require.NotContains(t, logs.String(), strings.TrimSpace(string(pw)))
+	require.Contains(t, logs.String(), "initial-admin-password")
+	key, err := os.Stat(filepath.Join(dir, "secret.key"))
+	require.NoError(t, err)
+	require.Equal(t, os.FileMode(0o600), key.Mode().Perm())
+}

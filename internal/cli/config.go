@@ -1,0 +1,156 @@
+package cli
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/ludeng/ludeng/internal/config"
+)
+
+// Config is the process-wide configuration shared by every subcommand.
+type Config struct {
+	DataDir         string         // LUDENG_DATA_DIR, default ./var
+	Listen          string         // LUDENG_LISTEN, default :8080
+	DatabaseURL     string         // LUDENG_DATABASE_URL, empty = SQLite in the data dir
+	BaseURL         string         // LUDENG_BASE_URL, e.g. https://ludeng.example.com
+	LogLevel        slog.Level     // LUDENG_LOG_LEVEL debug|info|warn|error, default info
+	LogFormat       string         // LUDENG_LOG_FORMAT json|text, default text
+	TrustedProxies  []netip.Prefix // LUDENG_TRUSTED_PROXIES, CIDRs
+	SecretKey       []byte         // LUDENG_SECRET_KEY(_FILE), else generated into DataDir/secret.key
+	MinFreeDisk     int64          // LUDENG_MIN_FREE_DISK, default 1GiB
+	Timezone        *time.Location // LUDENG_TIMEZONE, default Asia/Shanghai
+	Currency        string         // LUDENG_CURRENCY, default CNY
+	AdminPassword   string         // LUDENG_ADMIN_PASSWORD(_FILE), first start only
+	ShutdownTimeout time.Duration  // LUDENG_SHUTDOWN_TIMEOUT, default 30s
+	SessionTTL      time.Duration  // LUDENG_SESSION_TTL, default 7d
+	APIRate         float64        // LUDENG_API_RATE requests/s per user or token, default 20
+	APIBurst        int            // LUDENG_API_BURST, default 60
+	ReadTimeout     time.Duration  // LUDENG_HTTP_READ_TIMEOUT, default 30s
+	WriteTimeout    time.Duration  // LUDENG_HTTP_WRITE_TIMEOUT, default 60s
+
+	env *config.Env
+}
+
+// flagVars maps command-line flags to the variables they override.
+var flagVars = map[string]string{
+	"data-dir":     "LUDENG_DATA_DIR",
+	"listen":       "LUDENG_LISTEN",
+	"database-url": "LUDENG_DATABASE_URL",
+	"base-url":     "LUDENG_BASE_URL",
+	"log-level":    "LUDENG_LOG_LEVEL",
+	"log-format":   "LUDENG_LOG_FORMAT",
+}
+
+// loadConfig reads and validates the environment. Every bad variable is
+// reported as "NAME: reason".
+func loadConfig(getenv func(string) string) (*Config, error) {
+	env := config.NewEnv(getenv)
+	c := &Config{env: env}
+	c.DataDir = env.String("LUDENG_DATA_DIR", "./var")
+	c.Listen = env.String("LUDENG_LISTEN", ":8080")
+	c.DatabaseURL = env.String("LUDENG_DATABASE_URL", "")
+	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {
+		env.Fail("LUDENG_DATABASE_URL", "must be empty (SQLite in the data dir) or a postgres:// URL")
+	}
+	c.BaseURL = strings.TrimRight(env.String("LUDENG_BASE_URL", ""), "/")
+	if c.BaseURL != "" && !strings.HasPrefix(c.BaseURL, "http://") && !strings.HasPrefix(c.BaseURL, "https://") {
+		env.Fail("LUDENG_BASE_URL", "must start with http:// or https://, got %q", c.BaseURL)
+	}
+	switch lv := env.OneOf("LUDENG_LOG_LEVEL", "info", "debug", "info", "warn", "error"); lv {
+	case "debug":
+		c.LogLevel = slog.LevelDebug
+	case "warn":
+		c.LogLevel = slog.LevelWarn
+	case "error":
+		c.LogLevel = slog.LevelError
+	default:
+		c.LogLevel = slog.LevelInfo
+	}
+	c.LogFormat = env.OneOf("LUDENG_LOG_FORMAT", "text", "json", "text")
+	for _, s := range env.List("LUDENG_TRUSTED_PROXIES") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			a, aerr := netip.ParseAddr(s)
+			if aerr != nil {
+				env.Fail("LUDENG_TRUSTED_PROXIES", "not a CIDR or address: %q", s)
+				continue
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		c.TrustedProxies = append(c.TrustedProxies, p.Masked())
+	}
+	if k := env.Secret("LUDENG_SECRET_KEY"); k != "" {
+		if len(k) < 32 {
+			env.Fail("LUDENG_SECRET_KEY", "must be at least 32 characters")
+		}
+		c.SecretKey = []byte(k)
+	}
+	c.MinFreeDisk = env.Bytes("LUDENG_MIN_FREE_DISK", 1<<30)
+	tz := env.String("LUDENG_TIMEZONE", "Asia/Shanghai")
+	loc, err := time.LoadLocation(tz)
+	if err != nil {
+		env.Fail("LUDENG_TIMEZONE", "unknown time zone %q", tz)
+		loc = time.UTC
+	}
+	c.Timezone = loc
+	c.Currency = env.String("LUDENG_CURRENCY", "CNY")
+	if len(c.Currency) != 3 || strings.ToUpper(c.Currency) != c.Currency {
+		env.Fail("LUDENG_CURRENCY", "must be a 3-letter ISO 4217 code such as CNY or USD, got %q", c.Currency)
+	}
+	c.AdminPassword = env.Secret("LUDENG_ADMIN_PASSWORD")
+	c.ShutdownTimeout = env.Duration("LUDENG_SHUTDOWN_TIMEOUT", 30*time.Second)
+	c.SessionTTL = env.Duration("LUDENG_SESSION_TTL", 7*24*time.Hour)
+	c.APIRate = env.Float("LUDENG_API_RATE", 20)
+	c.APIBurst = env.Int("LUDENG_API_BURST", 60, 1, 100000)
+	c.ReadTimeout = env.Duration("LUDENG_HTTP_READ_TIMEOUT", 30*time.Second)
+	c.WriteTimeout = env.Duration("LUDENG_HTTP_WRITE_TIMEOUT", 60*time.Second)
+	if c.APIRate == 0 {
+		env.Fail("LUDENG_API_RATE", "must be > 0")
+	}
+	return c, env.Err()
+}
+
+// ensureSecretKey loads or creates DataDir/secret.key (0600) when
+// LUDENG_SECRET_KEY is unset, so signed links and sessions survive restarts.
+func (c *Config) ensureSecretKey() error {
+	if len(c.SecretKey) > 0 {
+		return nil
+	}
+	if err := os.MkdirAll(c.DataDir, 0o750); err != nil {
+		return fmt.Errorf("create data dir: %w", err)
+	}
+	path := filepath.Join(c.DataDir, "secret.key")
+	b, err := os.ReadFile(path)
+	if err == nil && len(strings.TrimSpace(string(b))) >= 32 {
+		c.SecretKey = []byte(strings.TrimSpace(string(b)))
+		return nil
+	}
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("read secret key: %w", err)
+	}
+	raw := make([]byte, 32)
+	_, _ = rand.Read(raw)
+	key := hex.EncodeToString(raw)
+	if err := os.WriteFile(path, []byte(key+"\n"), 0o600); err != nil {
+		return fmt.Errorf("write secret key: %w", err)
+	}
+	c.SecretKey = []byte(key)
+	return nil
+}
+
+func (c *Config) newLogger(w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: c.LogLevel}
+	if c.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

@@ -1,0 +1,221 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/ludeng/ludeng/internal/auth"
+	"github.com/ludeng/ludeng/internal/httpapi"
+	"github.com/ludeng/ludeng/internal/store"
+	"github.com/ludeng/ludeng/web"
+)
+
+// app is the wired service: built by open, run by serve, released by close.
+// Tests build one directly to drive the real stack.
+type app struct {
+	cfg      *Config
+	logger   *slog.Logger
+	db       *store.DB
+	registry *prometheus.Registry
+	api      *httpapi.Server
+	// closers run in reverse order on close.
+	closers []func() error
+}
+
+// openDB opens and migrates the configured database.
+func openDB(ctx context.Context, cfg *Config, logger *slog.Logger) (*store.DB, error) {
+	db, err := store.Open(ctx, store.Options{URL: cfg.DatabaseURL, DataDir: cfg.DataDir, Logger: logger})
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	if _, err := db.Migrate(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("migrate: %w", err)
+	}
+	return db, nil
+}
+
+func openApp(ctx context.Context, cfg *Config, logger *slog.Logger, webFS fs.FS) (*app, error) {
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return nil, fmt.Errorf("create data dir %s: %w", cfg.DataDir, err)
+	}
+	if err := cfg.ensureSecretKey(); err != nil {
+		return nil, err
+	}
+	db, err := openDB(ctx, cfg, logger)
+	if err != nil {
+		return nil, err
+	}
+	a := &app{cfg: cfg, logger: logger, db: db, registry: prometheus.NewRegistry()}
+	a.closers = append(a.closers, db.Close)
+	if err := ensureAdmin(ctx, a); err != nil {
+		a.close()
+		return nil, err
+	}
+	a.registry.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		collectors.NewDBStatsCollector(db.W, "write"),
+	)
+	if db.R != db.W {
+		a.registry.MustRegister(collectors.NewDBStatsCollector(db.R, "read"))
+	}
+	a.api = httpapi.New(httpapi.Config{
+		BaseURL:        cfg.BaseURL,
+		TrustedProxies: cfg.TrustedProxies,
+		SessionTTL:     cfg.SessionTTL,
+		APIRate:        cfg.APIRate,
+		APIBurst:       cfg.APIBurst,
+		MinFreeDisk:    cfg.MinFreeDisk,
+		DataDir:        cfg.DataDir,
+		Version:        Version,
+		Build:          buildInfo(),
+		Simulated:      true,
+		Currency:       cfg.Currency,
+		Limits:         map[string]any{"groups_max": 12, "upload_max_bytes": 5 << 20},
+	}, httpapi.Deps{DB: db, Logger: logger, Registry: a.registry, Web: webFS, DiskFree: diskFree})
+	return a, nil
+}
+
+func (a *app) close() {
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		if err := a.closers[i](); err != nil {
+			a.logger.Warn("close", slog.Any("error", err))
+		}
+	}
+}
+
+// diskFree reports the bytes available to unprivileged users on path's filesystem.
+func diskFree(path string) (uint64, error) {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(path, &st); err != nil {
+		return 0, fmt.Errorf("statfs %s: %w", path, err)
+	}
+	return st.Bavail * uint64(st.Bsize), nil
+}
+
+// ensureAdmin creates the first admin when none exists. Its password comes
+// from LUDENG_ADMIN_PASSWORD or is generated into a 0600 file; the log names
+// the file, never the password.
+func ensureAdmin(ctx context.Context, a *app) error {
+	n, err := a.db.CountAdmins(ctx)
+	if err != nil || n > 0 {
+		return err
+	}
+	if _, err := a.db.UserByName(ctx, "admin"); err == nil {
+		// An "admin" account exists but is not an enabled admin: an operator
+		// decision we must not override.
+		a.logger.Warn("no enabled admin account; create one with `ludeng user add --admin`")
+		return nil
+	}
+	pw, fromEnv := a.cfg.AdminPassword, true
+	if pw == "" {
+		pw, fromEnv = auth.RandomPassword(), false
+	}
+	hash, err := auth.Hash(pw, auth.DefaultParams)
+	if err != nil {
+		return err
+	}
+	err = a.db.InTx(ctx, func(tx *store.Tx) error {
+		u, err := a.db.CreateUser(ctx, tx, "admin", hash, store.RoleAdmin)
+		if err != nil {
+			return err
+		}
+		return a.db.Audit(ctx, tx, store.AuditEntry{ActorName: "system", Action: "user.create", TargetType: "user", TargetID: u.ID,
+			Detail: map[string]any{"username": "admin", "role": "admin", "reason": "first start"}})
+	})
+	if err != nil {
+		return fmt.Errorf("create first admin: %w", err)
+	}
+	if fromEnv {
+		a.logger.Info("created admin account with the password from LUDENG_ADMIN_PASSWORD", slog.String("username", "admin"))
+		return nil
+	}
+	path := filepath.Join(a.cfg.DataDir, "initial-admin-password")
+	if err := os.WriteFile(path, []byte(pw+"\n"), 0o600); err != nil {
+		return fmt.Errorf("write initial admin password: %w", err)
+	}
+	a.logger.Warn("created admin account; its password is in the file named here (change it after signing in)",
+		slog.String("username", "admin"), slog.String("password_file", path))
+	return nil
+}
+
+func cmdServe(ctx context.Context, args []string, stdio IO) error {
+	fs, load := newFlags("serve", stdio)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg, err := load()
+	if err != nil {
+		return err
+	}
+	logger := cfg.newLogger(stdio.Stderr)
+	return serve(ctx, cfg, logger, web.FS(), nil)
+}
+
+// serve runs the service until ctx is cancelled (SIGTERM/SIGINT), then drains
+// in-flight requests for up to ShutdownTimeout and returns nil. ready, when
+// non-nil, receives the bound address (tests listen on :0).
+func serve(ctx context.Context, cfg *Config, logger *slog.Logger, webFS fs.FS, ready chan<- string) error {
+	a, err := openApp(ctx, cfg, logger, webFS)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	// Request contexts must survive the start of shutdown (in-flight requests
+	// drain normally), so they are not derived from ctx. Long-lived handlers
+	// (WebSockets, streams) watch api.Stopping() instead, which closes when
+	// shutdown begins, so they end instead of holding Shutdown to its timeout.
+	baseCtx := context.WithoutCancel(ctx)
+	srv := &http.Server{
+		Handler:           a.api.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       cfg.ReadTimeout,
+		WriteTimeout:      cfg.WriteTimeout,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		BaseContext:       func(net.Listener) context.Context { return baseCtx },
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	srv.RegisterOnShutdown(a.api.BeginShutdown)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	logger.Info("ludeng listening", slog.String("addr", ln.Addr().String()), slog.String("version", Version),
+		slog.String("database", string(a.db.Engine)), slog.String("data_dir", cfg.DataDir))
+	if ready != nil {
+		ready <- ln.Addr().String()
+	}
+	select {
+	case err := <-errc:
+		return fmt.Errorf("http server: %w", err)
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down: draining in-flight requests", slog.Duration("timeout", cfg.ShutdownTimeout))
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("shutdown: %w", err)
+	} else if err != nil {
+		logger.Warn("shutdown timeout reached; remaining connections closed")
+		_ = srv.Close()
+	}
+	logger.Info("shutdown complete")
+	return nil
+}

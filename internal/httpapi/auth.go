@@ -1,0 +1,286 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/ludeng/ludeng/internal/auth"
+	"github.com/ludeng/ludeng/internal/config"
+	"github.com/ludeng/ludeng/internal/fault"
+	"github.com/ludeng/ludeng/internal/store"
+)
+
+// SessionCookie is the browser session cookie's name.
+const SessionCookie = "ludeng_session"
+
+// Principal is the authenticated caller.
+type Principal struct {
+	User        *store.User
+	Token       *store.APIToken // set for API-token requests
+	SessionHash string          // set for cookie requests
+}
+
+func principalFrom(ctx context.Context) *Principal {
+	p, _ := ctx.Value(keyPrincipal).(*Principal)
+	return p
+}
+
+// UserFrom returns the authenticated user of ctx, or nil.
+func UserFrom(ctx context.Context) *store.User {
+	if p := principalFrom(ctx); p != nil {
+		return p.User
+	}
+	return nil
+}
+
+// CanSee reports whether the caller may see a resource owned by ownerID.
+// Handlers answer NotFound (never Forbidden) when it is false, so resource
+// ids of other users are not even confirmed to exist.
+func CanSee(ctx context.Context, ownerID string) bool {
+	u := UserFrom(ctx)
+	return u != nil && (u.ID == ownerID || u.IsAdmin())
+}
+
+var errUnauthenticated = fault.New(fault.Unauthenticated, "unauthenticated", "Sign in or send a valid API token.")
+
+// authenticate resolves the principal from a Bearer token or the session
+// cookie and enforces the route's access level.
+func (s *Server) authenticate(access Access, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if access == Public {
+			next.ServeHTTP(w, r)
+			return
+		}
+		p, err := s.resolve(r)
+		if err != nil {
+			s.writeProblem(w, r, err)
+			return
+		}
+		if access == AdminOnly && !p.User.IsAdmin() {
+			s.writeProblem(w, r, fault.New(fault.Forbidden, "admin_required", "This action needs the admin role."))
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), keyPrincipal, p)))
+	})
+}
+
+func (s *Server) resolve(r *http.Request) (*Principal, error) {
+	ctx := r.Context()
+	if h := r.Header.Get("Authorization"); h != "" {
+		tok, ok := strings.CutPrefix(h, "Bearer ")
+		if !ok || tok == "" {
+			return nil, errUnauthenticated
+		}
+		u, t, err := s.db.TokenUser(ctx, auth.TokenHash(strings.TrimSpace(tok)))
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, errUnauthenticated
+		}
+		if err != nil {
+			return nil, err
+		}
+		s.db.TouchToken(ctx, t.ID)
+		return &Principal{User: u, Token: t}, nil
+	}
+	c, err := r.Cookie(SessionCookie)
+	if err != nil || c.Value == "" {
+		return nil, errUnauthenticated
+	}
+	h := auth.TokenHash(c.Value)
+	u, err := s.db.SessionUser(ctx, h)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errUnauthenticated
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &Principal{User: u, SessionHash: h}, nil
+}
+
+func (s *Server) audit(r *http.Request, tx *store.Tx, action, targetType, targetID string, detail map[string]any) error {
+	e := store.AuditEntry{Action: action, TargetType: targetType, TargetID: targetID, Detail: detail,
+		IP: clientFrom(r.Context()).IP, RequestID: requestIDFrom(r.Context())}
+	if u := UserFrom(r.Context()); u != nil {
+		e.ActorID, e.ActorName = u.ID, u.Username
+	}
+	return s.db.Audit(r.Context(), tx, e)
+}
+
+// Audit records an action by the request's user (for other packages' routes).
+func (s *Server) Audit(r *http.Request, tx *store.Tx, action, targetType, targetID string, detail map[string]any) error {
+	return s.audit(r, tx, action, targetType, targetID, detail)
+}
+
+type loginRequest struct {
+	Username string `json:"username"`
+	Password string `json:"password"`
+}
+
+func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
+	var req loginRequest
+	if err := decodeJSON(r, &req); err != nil {
+		return err
+	}
+	if req.Username == "" || req.Password == "" {
+		return fault.New(fault.Invalid, "credentials_required", "Username and password are required.")
+	}
+	ip := clientFrom(r.Context()).IP
+	if wait := s.throttle.Check(req.Username, ip); wait > 0 {
+		return errRateLimited("login_throttled", wait)
+	}
+	bad := fault.New(fault.Unauthenticated, "invalid_credentials", "Wrong username or password.")
+	u, err := s.db.UserByName(r.Context(), req.Username)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	if u == nil || u.Disabled {
+		// Spend the same time as a real check so response timing does not reveal
+		// which usernames exist.
+		_ = auth.Verify(s.dummyHash, req.Password)
+		s.throttle.Fail(req.Username, ip)
+		_ = s.db.Audit(r.Context(), nil, store.AuditEntry{ActorName: req.Username, Action: "auth.login_failed", TargetType: "user", IP: ip, RequestID: requestIDFrom(r.Context())})
+		return bad
+	}
+	if err := auth.Verify(u.PasswordHash, req.Password); err != nil {
+		s.throttle.Fail(req.Username, ip)
+		_ = s.db.Audit(r.Context(), nil, store.AuditEntry{ActorID: u.ID, ActorName: u.Username, Action: "auth.login_failed", TargetType: "user", TargetID: u.ID, IP: ip, RequestID: requestIDFrom(r.Context())})
+		return bad
+	}
+	s.throttle.Succeed(req.Username, ip)
+	token := auth.RandomToken()
+	if err := s.db.CreateSession(r.Context(), auth.TokenHash(token), u.ID, s.cfg.SessionTTL, ip, r.UserAgent()); err != nil {
+		return err
+	}
+	http.SetCookie(w, &http.Cookie{
+		Name: SessionCookie, Value: token, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode,
+		Secure: clientFrom(r.Context()).HTTPS, MaxAge: int(s.cfg.SessionTTL / time.Second),
+	})
+	return writeJSON(w, http.StatusOK, map[string]any{"user": u})
+}
+
+func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) error {
+	p := principalFrom(r.Context())
+	if p.SessionHash != "" {
+		if err := s.db.DeleteSession(r.Context(), p.SessionHash); err != nil {
+			return err
+		}
+	}
+	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
+		SameSite: http.SameSiteLaxMode, Secure: clientFrom(r.Context()).HTTPS})
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *Server) handleMe(w http.ResponseWriter, r *http.Request) error {
+	p := principalFrom(r.Context())
+	out := map[string]any{"user": p.User}
+	if p.Token != nil {
+		out["token"] = p.Token
+	}
+	return writeJSON(w, http.StatusOK, out)
+}
+
+type passwordRequest struct {
+	Current string `json:"current_password"`
+	New     string `json:"new_password"`
+}
+
+func (s *Server) handleChangePassword(w http.ResponseWriter, r *http.Request) error {
+	var req passwordRequest
+	if err := decodeJSON(r, &req); err != nil {
+		return err
+	}
+	u := UserFrom(r.Context())
+	if err := auth.Verify(u.PasswordHash, req.Current); err != nil {
+		return fault.New(fault.Forbidden, "wrong_password", "The current password is wrong.")
+	}
+	if err := auth.ValidatePassword(req.New); err != nil {
+		return fault.New(fault.Unprocessable, "weak_password", err.Error()).With("min_length", 10)
+	}
+	hash, err := auth.Hash(req.New, s.cfg.PasswordParams)
+	if err != nil {
+		return err
+	}
+	return s.db.InTx(r.Context(), func(tx *store.Tx) error {
+		// UpdateUser revokes every session and token; the caller signs in again.
+		if _, err := s.db.UpdateUser(r.Context(), tx, u.ID, store.UserUpdate{PasswordHash: &hash}); err != nil {
+			return err
+		}
+		if err := s.audit(r, tx, "user.password_change", "user", u.ID, nil); err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	})
+}
+
+func (s *Server) handleListTokens(w http.ResponseWriter, r *http.Request) error {
+	toks, err := s.db.ListAPITokens(r.Context(), UserFrom(r.Context()).ID)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"items": toks, "next_cursor": ""})
+}
+
+type tokenRequest struct {
+	Name      string `json:"name"`
+	ExpiresIn string `json:"expires_in"`
+}
+
+func (s *Server) handleCreateToken(w http.ResponseWriter, r *http.Request) error {
+	var req tokenRequest
+	if err := decodeJSON(r, &req); err != nil {
+		return err
+	}
+	req.Name = strings.TrimSpace(req.Name)
+	if req.Name == "" || len(req.Name) > 100 {
+		return fault.New(fault.Invalid, "token_name_required", "A token name of 1–100 characters is required.")
+	}
+	var exp *time.Time
+	if req.ExpiresIn != "" {
+		d, err := config.ParseDuration(req.ExpiresIn)
+		if err != nil || d <= 0 {
+			return fault.New(fault.Invalid, "bad_expires_in", "expires_in must be a positive duration such as 90d or 12h.")
+		}
+		t := s.now().Add(d).UTC()
+		exp = &t
+	}
+	u := UserFrom(r.Context())
+	token, prefix := auth.NewAPIToken()
+	var t *store.APIToken
+	err := s.db.InTx(r.Context(), func(tx *store.Tx) error {
+		var err error
+		if t, err = s.db.CreateAPIToken(r.Context(), tx, u.ID, req.Name, auth.TokenHash(token), prefix, exp); err != nil {
+			return err
+		}
+		return s.audit(r, tx, "token.create", "api_token", t.ID, map[string]any{"name": req.Name})
+	})
+	if err != nil {
+		return err
+	}
+	// The raw token is shown exactly once.
+	return writeJSON(w, http.StatusCreated, map[string]any{"token": token, "api_token": t})
+}
+
+func (s *Server) handleRevokeToken(w http.ResponseWriter, r *http.Request) error {
+	t, err := s.db.APITokenByID(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	if !CanSee(r.Context(), t.UserID) {
+		return store.ErrNotFound
+	}
+	err = s.db.InTx(r.Context(), func(tx *store.Tx) error {
+		if err := s.db.RevokeAPIToken(r.Context(), tx, t.ID); err != nil {
+			return err
+		}
+		return s.audit(r, tx, "token.revoke", "api_token", t.ID, nil)
+	})
+	if err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

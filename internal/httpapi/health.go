@@ -1,0 +1,98 @@
+package httpapi
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+)
+
+func (s *Server) handleLivez(w http.ResponseWriter, r *http.Request) {
+	_ = writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+type checkResult struct {
+	Status   string `json:"status"`
+	Critical bool   `json:"critical"`
+	Detail   any    `json:"detail,omitempty"`
+	Error    string `json:"error,omitempty"`
+	Millis   int64  `json:"duration_ms"`
+}
+
+// handleReadyz runs every check concurrently with a deadline. Only critical
+// checks (database, data dir, disk) make it 503; provider and worker state is
+// reported but does not take the node out of the load balancer, because a
+// node with a down provider can still serve downloads and history.
+func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+	defer cancel()
+	results := make(map[string]checkResult, len(s.checks))
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, c := range s.checks {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			start := time.Now()
+			detail, err := c.Fn(ctx)
+			res := checkResult{Status: "ok", Critical: c.Critical, Detail: detail, Millis: time.Since(start).Milliseconds()}
+			if err != nil {
+				res.Status, res.Error = "fail", err.Error()
+			}
+			mu.Lock()
+			results[c.Name] = res
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	status, code := "ok", http.StatusOK
+	for _, res := range results {
+		if res.Status != "ok" && res.Critical {
+			status, code = "fail", http.StatusServiceUnavailable
+		}
+	}
+	_ = writeJSON(w, code, map[string]any{"status": status, "checks": results})
+}
+
+func (s *Server) coreChecks() []Check {
+	return []Check{
+		{Name: "database", Critical: true, Fn: func(ctx context.Context) (any, error) {
+			return map[string]string{"engine": string(s.db.Engine)}, s.db.Ping(ctx)
+		}},
+		{Name: "data_dir", Critical: true, Fn: func(ctx context.Context) (any, error) {
+			return nil, probeWritable(s.cfg.DataDir)
+		}},
+		{Name: "disk", Critical: true, Fn: func(ctx context.Context) (any, error) {
+			if s.diskFree == nil {
+				return nil, nil
+			}
+			free, err := s.diskFree(s.cfg.DataDir)
+			if err != nil {
+				return nil, fmt.Errorf("statfs: %w", err)
+			}
+			d := map[string]any{"free_bytes": free, "min_free_bytes": s.cfg.MinFreeDisk}
+			if int64(free) < s.cfg.MinFreeDisk {
+				return d, fmt.Errorf("free disk %d bytes is below LUDENG_MIN_FREE_DISK %d", free, s.cfg.MinFreeDisk)
+			}
+			return d, nil
+		}},
+	}
+}
+
+func probeWritable(dir string) error {
+	f, err := os.CreateTemp(dir, ".readyz-*")
+	if err != nil {
+		return fmt.Errorf("data dir not writable: %w", err)
+	}
+	name := f.Name()
+	_, werr := f.WriteString("ok")
+	cerr := f.Close()
+	rerr := os.Remove(filepath.Clean(name))
+	if werr != nil || cerr != nil || rerr != nil {
+		return fmt.Errorf("data dir probe failed: %v %v %v", werr, cerr, rerr)
+	}
+	return nil
+}

@@ -1,0 +1,157 @@
+// Package httpapi is ludeng's HTTP interface: the REST API under /api/v1,
+// health and metrics endpoints, and the embedded single-page app.
+package httpapi
+
+import (
+	"context"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ludeng/ludeng/internal/auth"
+	"github.com/ludeng/ludeng/internal/store"
+)
+
+// Config holds the HTTP layer's settings.
+type Config struct {
+	// BaseURL is the public URL (scheme://host); used for links and as an allowed Origin.
+	BaseURL string
+	// TrustedProxies are the networks whose X-Forwarded-For/-Proto headers are believed.
+	TrustedProxies []netip.Prefix
+	// SessionTTL is how long a browser session lasts (default 7 days).
+	SessionTTL time.Duration
+	// APIRate and APIBurst bound requests per user or token (default 20/s, burst 60).
+	APIRate  float64
+	APIBurst int
+	// JSONBodyLimit caps JSON request bodies (default 1 MiB).
+	JSONBodyLimit int64
+	// MinFreeDisk is the free-space floor checked by /readyz and write guards.
+	MinFreeDisk int64
+	// DataDir must stay writable (checked by /readyz).
+	DataDir string
+	// Version and Build are reported by /api/v1/meta.
+	Version, Build string
+	// Simulated is true when no real image provider is configured.
+	Simulated bool
+	// Currency is the ISO code money is expressed in.
+	Currency string
+	// PasswordParams are the argon2id costs for new hashes.
+	PasswordParams auth.Params
+	// Limits are advertised in /api/v1/meta.
+	Limits map[string]any
+}
+
+func (c *Config) withDefaults() {
+	if c.SessionTTL == 0 {
+		c.SessionTTL = 7 * 24 * time.Hour
+	}
+	if c.APIRate == 0 {
+		c.APIRate = 20
+	}
+	if c.APIBurst == 0 {
+		c.APIBurst = 60
+	}
+	if c.JSONBodyLimit == 0 {
+		c.JSONBodyLimit = 1 << 20
+	}
+	if c.Currency == "" {
+		c.Currency = "CNY"
+	}
+	if c.PasswordParams == (auth.Params{}) {
+		c.PasswordParams = auth.DefaultParams
+	}
+}
+
+// Check is one readiness probe. Critical checks fail /readyz; the others
+// only appear in its JSON detail.
+type Check struct {
+	Name     string
+	Critical bool
+	Fn       func(ctx context.Context) (detail any, err error)
+}
+
+// Deps are the collaborators of the server.
+type Deps struct {
+	DB       *store.DB
+	Logger   *slog.Logger
+	Registry *prometheus.Registry
+	// Web is the built SPA (web/dist); nil serves no UI.
+	Web fs.FS
+	// Now is the clock (tests inject one for the login throttle).
+	Now func() time.Time
+	// DiskFree reports free bytes of the filesystem holding a path.
+	DiskFree func(path string) (uint64, error)
+}
+
+// Server serves the API.
+type Server struct {
+	cfg      Config
+	db       *store.DB
+	logger   *slog.Logger
+	registry *prometheus.Registry
+	web      fs.FS
+	now      func() time.Time
+	diskFree func(string) (uint64, error)
+	throttle *auth.Throttle
+	limiter  *limiter
+	metrics  *metrics
+	checks   []Check
+	extra    []Route
+	handler  http.Handler
+	// dummyHash is verified against when the user does not exist, so a
+	// failed login costs the same time either way.
+	dummyHash string
+
+	stopping     context.Context
+	stopStopping context.CancelFunc
+}
+
+// New builds a server. Call AddRoutes/AddCheck before Handler.
+func New(cfg Config, d Deps) *Server {
+	cfg.withDefaults()
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.Registry == nil {
+		d.Registry = prometheus.NewRegistry()
+	}
+	s := &Server{
+		cfg: cfg, db: d.DB, logger: d.Logger, registry: d.Registry, web: d.Web, now: d.Now,
+		diskFree: d.DiskFree,
+		throttle: auth.NewThrottle(d.Now),
+		limiter:  newLimiter(cfg.APIRate, cfg.APIBurst, d.Now),
+		metrics:  newMetrics(d.Registry),
+	}
+	s.stopping, s.stopStopping = context.WithCancel(context.Background())
+	s.dummyHash, _ = auth.Hash("not-a-real-password", cfg.PasswordParams)
+	s.checks = s.coreChecks()
+	return s
+}
+
+// AddRoutes registers more routes (later components: pool, uploads, batches…).
+func (s *Server) AddRoutes(rs ...Route) { s.extra = append(s.extra, rs...) }
+
+// AddCheck adds a readiness check.
+func (s *Server) AddCheck(c Check) { s.checks = append(s.checks, c) }
+
+// Handler returns the root handler with every middleware applied.
+func (s *Server) Handler() http.Handler {
+	if s.handler == nil {
+		s.handler = s.build()
+	}
+	return s.handler
+}
+
+// BeginShutdown tells long-lived handlers to finish; wired to
+// http.Server.RegisterOnShutdown.
+func (s *Server) BeginShutdown() { s.stopStopping() }
+
+// Stopping is closed when shutdown begins.
+func (s *Server) Stopping() <-chan struct{} { return s.stopping.Done() }
