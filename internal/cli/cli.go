@@ -86,6 +86,8 @@ func run(ctx context.Context, args []string, stdio IO) error {
 		return cmdMigrate(ctx, args, stdio)
 	case "user":
 		return cmdUser(ctx, args, stdio)
+	case "plan":
+		return cmdPlan(ctx, args, stdio)
 	case "version":
 		fmt.Fprintf(stdio.Stdout, "ludeng %s (%s)\n", Version, buildInfo())
 		return nil
