@@ -49,6 +49,8 @@ Usage:
   ludeng user list
   ludeng user disable --name NAME
   ludeng user token --name NAME [--expires 90d]
+  ludeng pool validate [DIR] | import [DIR] | export DIR
+  ludeng plan --user NAME --groups N [--seed S] [--json] …
   ludeng version
 
 Common flags (each overrides its environment variable):
@@ -86,6 +88,8 @@ func run(ctx context.Context, args []string, stdio IO) error {
 		return cmdMigrate(ctx, args, stdio)
 	case "user":
 		return cmdUser(ctx, args, stdio)
+	case "pool":
+		return cmdPool(ctx, args, stdio)
 	case "plan":
 		return cmdPlan(ctx, args, stdio)
 	case "version":

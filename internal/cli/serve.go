@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"syscall"
 	"time"
@@ -16,8 +17,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	pooldata "github.com/ludeng/ludeng/data/pool"
 	"github.com/ludeng/ludeng/internal/auth"
 	"github.com/ludeng/ludeng/internal/httpapi"
+	"github.com/ludeng/ludeng/internal/poolsync"
 	"github.com/ludeng/ludeng/internal/store"
 	"github.com/ludeng/ludeng/web"
 )
@@ -30,6 +33,7 @@ type app struct {
 	db       *store.DB
 	registry *prometheus.Registry
 	api      *httpapi.Server
+	pool     *poolsync.Manager
 	// closers run in reverse order on close.
 	closers []func() error
 }
@@ -86,6 +90,13 @@ func openApp(ctx context.Context, cfg *Config, logger *slog.Logger, webFS fs.FS)
 		Currency:       cfg.Currency,
 		Limits:         map[string]any{"groups_max": 12, "upload_max_bytes": 5 << 20},
 	}, httpapi.Deps{DB: db, Logger: logger, Registry: a.registry, Web: webFS, DiskFree: diskFree})
+
+	a.pool = poolsync.New(db, logger)
+	if err := a.pool.Start(ctx, pooldata.FS()); err != nil {
+		a.close()
+		return nil, fmt.Errorf("element pool: %w", err)
+	}
+	a.api.EnablePool(a.pool)
 	return a, nil
 }
 
@@ -195,6 +206,29 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, webFS fs.FS, r
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	srv.RegisterOnShutdown(a.api.BeginShutdown)
+
+	// Background loops stop with bgCtx when serve returns.
+	bgCtx, stopBG := context.WithCancel(ctx)
+	defer stopBG()
+	go a.pool.Watch(bgCtx, 30*time.Second)
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-bgCtx.Done():
+				return
+			case <-hup:
+				if n, changed, err := a.pool.Reload(bgCtx); err != nil {
+					logger.Error("SIGHUP: element pool reload failed", slog.Any("error", err))
+				} else {
+					logger.Info("SIGHUP: element pool reloaded", slog.Int("version", n), slog.Bool("changed", changed))
+				}
+			}
+		}
+	}()
+
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	logger.Info("ludeng listening", slog.String("addr", ln.Addr().String()), slog.String("version", Version),

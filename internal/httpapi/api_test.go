@@ -319,7 +319,7 @@ func TestReadyzFailsOnDisk(t *testing.T) {
 // OpenAPI document or the document lists a route nobody registered.
 func TestOpenAPIMatchesRoutes(t *testing.T) {
 	t.Parallel()
-	b := setup(t, store.SQLite)
+	b, _ := setupPool(t, store.SQLite)
 	var doc struct {
 		OpenAPI string                                `json:"openapi"`
 		Paths   map[string]map[string]json.RawMessage `json:"paths"`

@@ -58,6 +58,24 @@ func setup(t *testing.T, engine store.Engine, opts ...func(*httpapi.Config, *htt
 	return &testBundle{db: db, srv: srv, api: api, clock: clk, registry: reg}
 }
 
+func testParams() auth.Params { return auth.TestParams }
+
+func (b *testBundle) registry2() *prometheus.Registry {
+	b.registry = prometheus.NewRegistry()
+	return b.registry
+}
+
+// replace serves api instead of the server setup built.
+func (b *testBundle) replace(t *testing.T, api *httpapi.Server) {
+	t.Helper()
+	if b.srv != nil {
+		b.srv.Close()
+	}
+	b.api = api
+	b.srv = httptest.NewServer(api.Handler())
+	t.Cleanup(b.srv.Close)
+}
+
 func (b *testBundle) createUser(t *testing.T, name, role string) *store.User {
 	t.Helper()
 	hash, err := auth.Hash("password-"+name, auth.TestParams)

@@ -100,6 +100,7 @@ type Server struct {
 	limiter  *limiter
 	metrics  *metrics
 	checks   []Check
+	pool     PoolService
 	extra    []Route
 	handler  http.Handler
 	// dummyHash is verified against when the user does not exist, so a
