@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -202,4 +203,109 @@ func TestFirstStartWritesAdminPasswordFile(t *testing.T) {
 	key, err := os.Stat(filepath.Join(dir, "secret.key"))
 	require.NoError(t, err)
 	require.Equal(t, os.FileMode(0o600), key.Mode().Perm())
+}
+
+// TestPoolImportPickedUpOnSIGHUP: `ludeng pool import` writes a new version
+// into the database of a running server; SIGHUP makes the server serve it
+// without a restart.
+func TestPoolImportPickedUpOnSIGHUP(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := buildBinary(t)
+	addr := freePort(t)
+	dir := t.TempDir()
+	env := append(os.Environ(), "LUDENG_DATA_DIR="+dir, "LUDENG_ADMIN_PASSWORD=admin-password-1", "LUDENG_DATABASE_URL=")
+	cmd := exec.Command(bin, "serve", "--listen", addr)
+	cmd.Env = env
+	var logs bytes.Buffer
+	cmd.Stderr = &logs
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+
+	var tok string
+	require.Eventually(t, func() bool {
+		res, err := http.Get("http://" + addr + "/readyz")
+		if err != nil {
+			return false
+		}
+		res.Body.Close()
+		return res.StatusCode == 200
+	}, 30*time.Second, 50*time.Millisecond, logs.String())
+	tok = func() string {
+		c := exec.Command(bin, "user", "token", "--name", "admin")
+		c.Env = env
+		out, err := c.Output()
+		require.NoError(t, err)
+		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+		return lines[len(lines)-1]
+	}()
+	version := func() float64 {
+		req, _ := http.NewRequest("GET", "http://"+addr+"/api/v1/pool/version", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		res, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer res.Body.Close()
+		require.Equal(t, 200, res.StatusCode)
+		var v struct{ Number float64 }
+		require.NoError(t, json.NewDecoder(res.Body).Decode(&v))
+		return v.Number
+	}
+	require.Equal(t, float64(1), version())
+
+	// Export, edit one label, import as version 2.
+	export := filepath.Join(t.TempDir(), "pool")
+	c := exec.Command(bin, "pool", "export", export)
+	c.Env = env
+	out, err := c.CombinedOutput()
+	require.NoError(t, err, string(out))
+	b, err := os.ReadFile(filepath.Join(export, "roads.json"))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(export, "roads.json"), bytes.Replace(b, []byte(`"土路"`), []byte(`"乡间土路"`), 1), 0o644))
+	c = exec.Command(bin, "pool", "import", export)
+	c.Env = env
+	out, err = c.CombinedOutput()
+	require.NoError(t, err, string(out))
+	require.Contains(t, string(out), "as version 2")
+	c = exec.Command(bin, "pool", "import", export)
+	c.Env = env
+	out, err = c.CombinedOutput()
+	require.NoError(t, err, string(out))
+	require.Contains(t, string(out), "unchanged")
+
+	require.Equal(t, float64(1), version(), "not picked up before the signal")
+	require.NoError(t, cmd.Process.Signal(syscall.SIGHUP))
+	require.Eventually(t, func() bool { return version() == 2 }, 10*time.Second, 50*time.Millisecond, logs.String())
+}
+
+func TestPoolValidateCommand(t *testing.T) {
+	t.Parallel()
+	code, out, errOut := runCLI(t, nil, "", "pool", "validate", "../../data/pool")
+	require.Equal(t, 0, code, errOut)
+	require.Regexp(t, `ok: (1[5-9][0-9]|[2-9][0-9][0-9]) regions .* in 31 provinces; 8 zones × 12 months = 96 seasons; 4 roads; ([6-9][0-9]|[1-9][0-9][0-9]) elements`, out)
+	// The embedded copy is the same data.
+	code, out2, _ := runCLI(t, nil, "", "pool", "validate")
+	require.Equal(t, 0, code)
+	require.Equal(t, out, out2)
+
+	// A copy of the real data with one county listed twice fails with a line naming it.
+	broken := t.TempDir()
+	require.NoError(t, os.CopyFS(broken, os.DirFS("../../data/pool")))
+	var f map[string]any
+	b, err := os.ReadFile(filepath.Join(broken, "regions", "13.json"))
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(b, &f))
+	f["regions"] = append(f["regions"].([]any), f["regions"].([]any)[0])
+	b, err = json.Marshal(f)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(broken, "regions", "13.json"), b, 0o644))
+	code, out, errOut = runCLI(t, nil, "", "pool", "validate", broken)
+	require.Equal(t, 1, code)
+	require.Contains(t, errOut, "1 problem(s)")
+	require.Contains(t, out, "regions/13.json")
+	require.Contains(t, out, "duplicate")
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		require.Regexp(t, `^[^:]+: [^:]*: .+`, line, "one problem per line: file: where: message")
+	}
 }
