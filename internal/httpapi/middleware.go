@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -266,10 +265,4 @@ func errRateLimited(code string, wait time.Duration) error {
 	e := fault.New(fault.RateLimited, code, "Too many requests; retry later.").With("retry_after_seconds", secs)
 	e.RetryAfter = secs
 	return e
-}
-
-// isBodyTooLarge reports whether err came from a MaxBytesReader.
-func isBodyTooLarge(err error) bool {
-	var mbe *http.MaxBytesError
-	return errors.As(err, &mbe)
 }

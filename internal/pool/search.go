@@ -9,16 +9,16 @@ import (
 
 // Match is one Search result.
 type Match struct {
-	Region *Region
+	Region *Region `json:"region"`
 	// Field says what matched best: "code", "old_code", "name", "alias",
 	// "prefecture" or "province".
-	Field string
+	Field string `json:"field"`
 	// Text is the Chinese name of what matched (also for a pinyin match:
 	// "xingtai" gives Field "alias", Text "邢台县"), or the code for code
 	// matches ("130521").
-	Text string
+	Text string `json:"text"`
 	// Rank orders results: lower is better (0 = exact current code).
-	Rank int
+	Rank int `json:"rank"`
 }
 
 // Search ranks (lower is better). A query of several tokens sums its tokens'
@@ -96,14 +96,14 @@ func (s *Snapshot) Search(q string, limit int) []Match {
 	}
 	tokens := strings.Fields(fold(q))
 	if len(tokens) == 0 {
-		return nil
+		return []Match{}
 	}
 	variants := [][]string{tokens}
 	if joined := joinLatinRuns(tokens); len(joined) != len(tokens) {
 		variants = append(variants, joined)
 	}
 
-	var out []Match
+	out := []Match{}
 	for i := range s.search {
 		e := &s.search[i]
 		best := Match{Rank: noMatch}
@@ -223,7 +223,7 @@ func (s *Snapshot) Resolve(q string) []*Region {
 		if r := s.byCode[k]; r != nil {
 			return []*Region{r}
 		}
-		return slices.Clone(s.byOldCode[k])
+		return append([]*Region{}, s.byOldCode[k]...)
 	}
 	key := k
 	if isLatin(k) {
@@ -232,7 +232,7 @@ func (s *Snapshot) Resolve(q string) []*Region {
 	if rs := s.resolveKeys[key]; len(rs) > 0 {
 		return slices.Clone(rs)
 	}
-	return slices.Clone(s.resolveStem[key])
+	return append([]*Region{}, s.resolveStem[key]...)
 }
 
 // indexResolve adds the exact keys (province? prefecture? name) of r.
@@ -422,4 +422,9 @@ func joinLatinRuns(tokens []string) []string {
 		out = append(out, t)
 	}
 	return out
+}
+
+// trimAll removes all white space.
+func trimAll(s string) string {
+	return strings.Join(strings.Fields(s), "")
 }

@@ -46,6 +46,7 @@ func TestSearch(t *testing.T) {
 		t.Run(tt.q, func(t *testing.T) {
 			t.Parallel()
 			ms := s.Search(tt.q, 0)
+			require.NotNil(t, ms)
 			got := []string{}
 			for _, m := range ms {
 				got = append(got, m.Region.Code)
@@ -104,7 +105,9 @@ func TestResolve(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.q, func(t *testing.T) {
 			t.Parallel()
-			require.Equal(t, tt.want, regionCodes(s.Resolve(tt.q)))
+			got := s.Resolve(tt.q)
+			require.NotNil(t, got)
+			require.Equal(t, tt.want, regionCodes(got))
 		})
 	}
 }

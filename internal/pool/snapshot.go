@@ -3,7 +3,6 @@ package pool
 import (
 	"cmp"
 	"slices"
-	"strings"
 	"sync/atomic"
 
 	"github.com/ludeng/ludeng/internal/fault"
@@ -257,7 +256,7 @@ func (s *Snapshot) Seasons(zone string, month int) ([]*Season, error) {
 	if err := s.checkFilters(zone, month, ""); err != nil {
 		return nil, err
 	}
-	var out []*Season
+	out := []*Season{}
 	for _, se := range s.seasons {
 		if (zone == "" || se.Zone == zone) && (month == 0 || se.Month == month) {
 			out = append(out, se)
@@ -383,7 +382,8 @@ func NewHolder(s *Snapshot) *Holder {
 	return h
 }
 
-// Current returns the snapshot in use.
+// Current returns the snapshot in use (nil only for a zero Holder that was
+// never given one; use NewHolder).
 func (h *Holder) Current() *Snapshot { return h.cur.Load() }
 
 // Swap installs s and returns the previous snapshot. It panics on nil: a
@@ -403,9 +403,4 @@ func (h *Holder) CompareAndSwap(old, s *Snapshot) bool {
 		panic("pool: Holder.CompareAndSwap(nil)")
 	}
 	return h.cur.CompareAndSwap(old, s)
-}
-
-// trimAll removes all white space.
-func trimAll(s string) string {
-	return strings.Join(strings.Fields(s), "")
 }

@@ -4,7 +4,6 @@ import (
 	"encoding/csv"
 	"os"
 	"path/filepath"
-	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -157,7 +156,7 @@ func readCSV(t *testing.T, name string, header ...string) map[string][]string {
 	require.Equal(t, header, rows[0])
 	m := make(map[string][]string, len(rows)-1)
 	for _, row := range rows[1:] {
-		require.False(t, slices.Contains([]string{""}, row[0]))
+		require.NotEmpty(t, row[0])
 		m[row[0]] = row
 	}
 	return m
