@@ -185,4 +185,3 @@ func describe(err error) error {
 	}
 	return err
 }
-

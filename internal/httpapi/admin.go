@@ -25,7 +25,9 @@ func pageParams(r *http.Request, def, maxLimit int) (limit int, cursor string, e
 }
 
 // PageParams is pageParams for other packages' routes.
-func PageParams(r *http.Request, def, maxLimit int) (int, string, error) { return pageParams(r, def, maxLimit) }
+func PageParams(r *http.Request, def, maxLimit int) (int, string, error) {
+	return pageParams(r, def, maxLimit)
+}
 
 func (s *Server) handleAdminListUsers(w http.ResponseWriter, r *http.Request) error {
 	limit, cursor, err := pageParams(r, 50, 200)

@@ -100,7 +100,7 @@ func TestAccessTable(t *testing.T) {
 	type accessCase struct {
 		name string
 		// create makes a resource owned by owner and returns method and path.
-		create                    func(t *testing.T, b *testBundle, owner *client) (method, path string)
+		create                          func(t *testing.T, b *testBundle, owner *client) (method, path string)
 		wantOwner, wantOther, wantAdmin int
 	}
 	cases := []accessCase{

@@ -75,7 +75,10 @@ func TestPoolRoutes(t *testing.T) {
 		reg["landmarks"] = append(reg["landmarks"].([]any), map[string]any{"zh": "测试地标", "en": "a test landmark"})
 		el := map[string]any{"id": "test_kite", "category": "people", "zh": "测试风筝", "en": "a child flying a kite",
 			"fit": map[string]any{"zones": []string{}, "months": []int{3, 4, 5}, "roads": []string{}, "not_snow": true}}
-		for _, m := range []struct{ method, path string; body any }{
+		for _, m := range []struct {
+			method, path string
+			body         any
+		}{
 			{"PUT", "/api/v1/pool/regions/130503", reg},
 			{"DELETE", "/api/v1/pool/regions/130503", nil},
 			{"POST", "/api/v1/pool/elements", el},
