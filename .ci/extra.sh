@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Extra suites after the unit and store tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+t() { local s; s=$(date +%s); echo "--- $1"; shift; "$@"; echo "--- took $(( $(date +%s) - s ))s"; }
+t "browser e2e (Chromium)" bash .ci/browser.sh
+if [ -d internal/upload ]; then
+  t "fuzz intake (15s)" go test -run '^$' -fuzz=FuzzIntake -fuzztime=15s ./internal/upload
+fi

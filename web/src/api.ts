@@ -1,0 +1,292 @@
+// The ludeng REST client. Same origin, cookie session: every request sends
+// the cookie (credentials: 'same-origin'); the server's cross-origin
+// protection needs nothing more. Every failure becomes an ApiError carrying
+// the RFC 9457 problem fields, so the UI can translate it by `code`.
+
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  code: string;
+  params: Record<string, unknown> | null;
+  request_id: string;
+}
+
+export class ApiError extends Error implements Problem {
+  readonly type: string;
+  readonly title: string;
+  readonly status: number;
+  readonly detail: string;
+  readonly code: string;
+  readonly params: Record<string, unknown> | null;
+  readonly request_id: string;
+
+  constructor(p: Problem) {
+    super(p.detail || p.title || `HTTP ${p.status}`);
+    this.name = 'ApiError';
+    this.type = p.type;
+    this.title = p.title;
+    this.status = p.status;
+    this.detail = p.detail;
+    this.code = p.code;
+    this.params = p.params;
+    this.request_id = p.request_id;
+  }
+}
+
+export function isApiError(e: unknown): e is ApiError {
+  return e instanceof ApiError;
+}
+
+/** The code of a network failure (no HTTP response at all). */
+export const NETWORK_ERROR = 'network_error';
+
+function str(v: unknown): string {
+  return typeof v === 'string' ? v : '';
+}
+
+/**
+ * problemFrom builds the ApiError of a failed response. It accepts a body
+ * that is a problem document, any other JSON, or nothing parseable (a proxy's
+ * HTML error page): then the code is empty and the UI falls back to a generic
+ * "HTTP <status>" text. The response's status wins over the body's.
+ */
+export function problemFrom(status: number, statusText: string, body: unknown, requestIdHeader?: string | null): ApiError {
+  const b = body && typeof body === 'object' && !Array.isArray(body) ? (body as Record<string, unknown>) : {};
+  const params = b.params && typeof b.params === 'object' && !Array.isArray(b.params) ? (b.params as Record<string, unknown>) : null;
+  return new ApiError({
+    type: str(b.type) || 'about:blank',
+    title: str(b.title) || statusText,
+    status,
+    detail: str(b.detail),
+    code: str(b.code),
+    params,
+    request_id: str(b.request_id) || requestIdHeader || '',
+  });
+}
+
+type UnauthorizedHandler = (e: ApiError) => void;
+let onUnauthorized: UnauthorizedHandler | null = null;
+
+/**
+ * setUnauthorizedHandler registers what happens when a signed-in call answers
+ * 401 (the session expired or was revoked): the app shows the login page.
+ */
+export function setUnauthorizedHandler(h: UnauthorizedHandler | null): void {
+  onUnauthorized = h;
+}
+
+export interface RequestOptions {
+  /** Do not call the unauthorized handler on 401 (login, the initial /me probe). */
+  quiet401?: boolean;
+  signal?: AbortSignal;
+}
+
+export async function request<T>(method: string, path: string, body?: unknown, opts: RequestOptions = {}): Promise<T> {
+  const headers: Record<string, string> = { Accept: 'application/json, application/problem+json' };
+  const init: RequestInit = { method, headers, credentials: 'same-origin', signal: opts.signal };
+  if (body !== undefined) {
+    headers['Content-Type'] = 'application/json';
+    init.body = JSON.stringify(body);
+  }
+  let res: Response;
+  try {
+    res = await fetch(path, init);
+  } catch (e) {
+    if (e instanceof DOMException && e.name === 'AbortError') throw e;
+    throw new ApiError({
+      type: 'about:blank',
+      title: 'Network error',
+      status: 0,
+      detail: e instanceof Error ? e.message : String(e),
+      code: NETWORK_ERROR,
+      params: null,
+      request_id: '',
+    });
+  }
+  if (res.status === 204 || res.status === 205) return undefined as T;
+  const text = await res.text();
+  let parsed: unknown = undefined;
+  if (text) {
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      parsed = undefined;
+    }
+  }
+  if (!res.ok) {
+    const err = problemFrom(res.status, res.statusText, parsed, res.headers.get('X-Request-Id'));
+    if (res.status === 401 && !opts.quiet401 && onUnauthorized) onUnauthorized(err);
+    throw err;
+  }
+  if (parsed === undefined && text) {
+    throw problemFrom(res.status, 'Unexpected response', { detail: 'The server answered with something that is not JSON.' });
+  }
+  return parsed as T;
+}
+
+// ---- Types of the API resources ----------------------------------------
+
+export type Role = 'admin' | 'operator';
+
+export interface User {
+  id: string;
+  username: string;
+  role: Role;
+  disabled?: boolean;
+  created_at?: string;
+  updated_at?: string;
+}
+
+export interface Meta {
+  version: string;
+  build: string;
+  simulated: boolean;
+  currency: string;
+  limits: Record<string, unknown> | null;
+}
+
+export interface Page<T> {
+  items: T[];
+  next_cursor: string;
+}
+
+export interface ApiToken {
+  id: string;
+  name: string;
+  prefix: string;
+  created_at: string;
+  expires_at: string | null;
+  last_used_at: string | null;
+  revoked_at: string | null;
+}
+
+export interface AdminUser {
+  id: string;
+  username: string;
+  role: Role;
+  disabled: boolean;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface AuditEntry {
+  id: string;
+  at: string;
+  actor_name: string;
+  action: string;
+  target_type: string;
+  target_id: string;
+  detail?: Record<string, unknown> | null;
+  ip?: string;
+  request_id?: string;
+}
+
+export interface Province {
+  code: string;
+  name: string;
+  short: string;
+  pinyin: string;
+  county_count: number;
+}
+
+export interface Term {
+  zh: string;
+  en: string;
+  kind?: string;
+}
+
+export interface Region {
+  code: string;
+  name: string;
+  pinyin: string;
+  province_code: string;
+  province_name: string;
+  prefecture: { code: string; name: string; pinyin?: string };
+  lat: number;
+  lon: number;
+  zone: string;
+  terrain: Term[];
+  crops: Term[];
+  plants: Term[];
+  architecture: Term[];
+  water: Term[];
+  landmarks: Term[];
+  aliases?: { name: string; code?: string; pinyin?: string; note?: string }[] | null;
+  /** Search results only: what matched best ("name", "alias", "old_code", "code", "prefecture", "province") and its text. */
+  matched_field?: string;
+  matched_text?: string;
+}
+
+export interface Road {
+  id: string;
+  zh: string;
+  en: string;
+}
+
+export interface Element {
+  id: string;
+  category: string;
+  zh: string;
+  en: string;
+}
+
+export interface Category {
+  id: string;
+  zh: string;
+  en: string;
+}
+
+export interface PoolVersion {
+  /** Content hash of the pool. */
+  version: string;
+  /** Sequence number of the stored version. */
+  number?: number;
+  /** When this version was loaded (the server calls it loaded_at; the first contract said imported_at). */
+  loaded_at?: string;
+  imported_at?: string;
+}
+
+const enc = encodeURIComponent;
+
+function query(params: Record<string, string | number | undefined | null>): string {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) {
+    if (v !== undefined && v !== null && v !== '') q.set(k, String(v));
+  }
+  const s = q.toString();
+  return s ? '?' + s : '';
+}
+
+export const api = {
+  meta: () => request<Meta>('GET', '/api/v1/meta'),
+
+  login: (username: string, password: string) =>
+    request<{ user: User }>('POST', '/api/v1/auth/login', { username, password }, { quiet401: true }),
+  logout: () => request<void>('POST', '/api/v1/auth/logout', undefined, { quiet401: true }),
+  me: () => request<{ user: User }>('GET', '/api/v1/auth/me', undefined, { quiet401: true }),
+  changePassword: (current_password: string, new_password: string) =>
+    request<void>('PUT', '/api/v1/auth/password', { current_password, new_password }),
+
+  listTokens: () => request<Page<ApiToken>>('GET', '/api/v1/auth/tokens'),
+  createToken: (name: string, expires_in: string) =>
+    request<{ token: string; api_token: ApiToken }>('POST', '/api/v1/auth/tokens', expires_in ? { name, expires_in } : { name }),
+  revokeToken: (id: string) => request<void>('DELETE', `/api/v1/auth/tokens/${enc(id)}`),
+
+  listUsers: (cursor?: string, limit = 50) => request<Page<AdminUser>>('GET', '/api/v1/admin/users' + query({ limit, cursor })),
+  createUser: (username: string, password: string, role: Role) =>
+    request<AdminUser>('POST', '/api/v1/admin/users', { username, password, role }),
+  updateUser: (id: string, patch: { role?: Role; disabled?: boolean; password?: string }) =>
+    request<AdminUser>('PATCH', `/api/v1/admin/users/${enc(id)}`, patch),
+  listAudit: (cursor?: string, limit = 50) => request<Page<AuditEntry>>('GET', '/api/v1/admin/audit' + query({ limit, cursor })),
+
+  provinces: () => request<{ items: Province[] }>('GET', '/api/v1/pool/provinces'),
+  counties: (provinceCode: string) => request<{ items: Region[] }>('GET', `/api/v1/pool/provinces/${enc(provinceCode)}/counties`),
+  searchRegions: (q: string, signal?: AbortSignal) =>
+    request<{ items: Region[] }>('GET', '/api/v1/pool/regions' + query({ q }), undefined, { signal }),
+  roads: () => request<{ items: Road[] }>('GET', '/api/v1/pool/roads'),
+  elements: (f: { zone?: string; month?: number; road?: string }) =>
+    request<{ items: Element[]; categories: Category[] }>('GET', '/api/v1/pool/elements' + query(f)),
+  poolVersion: () => request<PoolVersion>('GET', '/api/v1/pool/version'),
+};
