@@ -13,12 +13,31 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 )
+
+// syncBuffer is a bytes.Buffer safe for the exec copier goroutine and the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
 
 func runCLI(t *testing.T, env map[string]string, stdin string, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
@@ -145,8 +164,8 @@ func TestSIGTERMDrainsSlowRequest(t *testing.T) {
 	dir := t.TempDir()
 	cmd := exec.Command(bin, "serve", "--listen", addr)
 	cmd.Env = append(os.Environ(), "LUDENG_DATA_DIR="+dir, "LUDENG_ADMIN_PASSWORD=admin-password-1", "LUDENG_DATABASE_URL=")
-	var logs bytes.Buffer
-	cmd.Stderr = &logs
+	logs := &syncBuffer{}
+	cmd.Stderr = logs
 	require.NoError(t, cmd.Start())
 	t.Cleanup(func() { _ = cmd.Process.Kill() })
 
@@ -219,8 +238,8 @@ func TestPoolImportPickedUpOnSIGHUP(t *testing.T) {
 	env := append(os.Environ(), "LUDENG_DATA_DIR="+dir, "LUDENG_ADMIN_PASSWORD=admin-password-1", "LUDENG_DATABASE_URL=")
 	cmd := exec.Command(bin, "serve", "--listen", addr)
 	cmd.Env = env
-	var logs bytes.Buffer
-	cmd.Stderr = &logs
+	logs := &syncBuffer{}
+	cmd.Stderr = logs
 	require.NoError(t, cmd.Start())
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 
