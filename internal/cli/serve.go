@@ -19,6 +19,7 @@ import (
 
 	pooldata "github.com/ludeng/ludeng/data/pool"
 	"github.com/ludeng/ludeng/internal/auth"
+	"github.com/ludeng/ludeng/internal/blob"
 	"github.com/ludeng/ludeng/internal/httpapi"
 	"github.com/ludeng/ludeng/internal/poolsync"
 	"github.com/ludeng/ludeng/internal/store"
@@ -34,6 +35,7 @@ type app struct {
 	registry *prometheus.Registry
 	api      *httpapi.Server
 	pool     *poolsync.Manager
+	blobs    *blob.Local
 	// closers run in reverse order on close.
 	closers []func() error
 }
@@ -89,7 +91,7 @@ func openApp(ctx context.Context, cfg *Config, logger *slog.Logger, webFS fs.FS)
 		Simulated:      true,
 		Currency:       cfg.Currency,
 		Limits:         map[string]any{"groups_max": 12, "upload_max_bytes": 5 << 20},
-	}, httpapi.Deps{DB: db, Logger: logger, Registry: a.registry, Web: webFS, DiskFree: diskFree})
+	}, httpapi.Deps{DB: db, Logger: logger, Registry: a.registry, Web: webFS, DiskFree: blob.FreeBytes})
 
 	a.pool = poolsync.New(db, logger)
 	if err := a.pool.Start(ctx, pooldata.FS()); err != nil {
@@ -97,6 +99,11 @@ func openApp(ctx context.Context, cfg *Config, logger *slog.Logger, webFS fs.FS)
 		return nil, fmt.Errorf("element pool: %w", err)
 	}
 	a.api.EnablePool(a.pool)
+
+	if err := a.openFiles(ctx); err != nil {
+		a.close()
+		return nil, err
+	}
 	return a, nil
 }
 
@@ -106,15 +113,6 @@ func (a *app) close() {
 			a.logger.Warn("close", slog.Any("error", err))
 		}
 	}
-}
-
-// diskFree reports the bytes available to unprivileged users on path's filesystem.
-func diskFree(path string) (uint64, error) {
-	var st syscall.Statfs_t
-	if err := syscall.Statfs(path, &st); err != nil {
-		return 0, fmt.Errorf("statfs %s: %w", path, err)
-	}
-	return st.Bavail * uint64(st.Bsize), nil
 }
 
 // ensureAdmin creates the first admin when none exists. Its password comes

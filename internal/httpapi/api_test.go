@@ -92,17 +92,31 @@ func TestCrossOriginProtection(t *testing.T) {
 	})
 }
 
+type accessCase struct {
+	name string
+	// create makes a resource owned by owner and returns method and path.
+	create                          func(t *testing.T, b *testBundle, owner *client) (method, path string)
+	wantOwner, wantOther, wantAdmin int
+}
+
+// uploadCase is an access case on a fresh upload of the owner.
+func uploadCase(method, pathFmt string, want int) accessCase {
+	return accessCase{
+		name: method + " " + pathFmt,
+		create: func(t *testing.T, b *testBundle, owner *client) (string, string) {
+			res := owner.upload(part{"file", "p.jpg", "image/jpeg", testPhoto(1100, 1000, 7)})
+			require.Equal(t, http.StatusCreated, res.status, string(res.body))
+			return method, fmt.Sprintf(pathFmt, res.json(t)["id"].(string))
+		},
+		wantOwner: want, wantOther: http.StatusNotFound, wantAdmin: want,
+	}
+}
+
 // TestAccessTable checks every owned resource route for {owner, other user,
 // admin}: others get 404 (never 403), the owner and admins succeed. Later
-// components append their routes to accessCases.
+// components append their routes to cases.
 func TestAccessTable(t *testing.T) {
 	t.Parallel()
-	type accessCase struct {
-		name string
-		// create makes a resource owned by owner and returns method and path.
-		create                          func(t *testing.T, b *testBundle, owner *client) (method, path string)
-		wantOwner, wantOther, wantAdmin int
-	}
 	cases := []accessCase{
 		{
 			name: "DELETE /api/v1/auth/tokens/{id}",
@@ -114,6 +128,10 @@ func TestAccessTable(t *testing.T) {
 			},
 			wantOwner: http.StatusNoContent, wantOther: http.StatusNotFound, wantAdmin: http.StatusNoContent,
 		},
+		uploadCase("GET", "/api/v1/uploads/%s", http.StatusOK),
+		uploadCase("GET", "/api/v1/uploads/%s/content?size=thumb", http.StatusOK),
+		uploadCase("POST", "/api/v1/uploads/%s/links", http.StatusCreated),
+		uploadCase("DELETE", "/api/v1/uploads/%s", http.StatusNoContent),
 		{
 			name: "GET /api/v1/admin/users/{id}",
 			create: func(t *testing.T, b *testBundle, owner *client) (string, string) {
@@ -124,18 +142,18 @@ func TestAccessTable(t *testing.T) {
 		},
 	}
 	forEachEngine(t, func(t *testing.T, engine store.Engine) {
-		b := setup(t, engine)
+		b := setupFull(t, engine, true)
 		b.createUser(t, "owner", store.RoleOperator)
 		b.createUser(t, "other", store.RoleOperator)
 		b.createUser(t, "boss", store.RoleAdmin)
 		owner, other, admin := b.login(t, "owner"), b.login(t, "other"), b.login(t, "boss")
 		for _, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) {
-				m, p := tc.create(t, b, owner)
+				m, p := tc.create(t, b.testBundle, owner)
 				require.Equal(t, tc.wantOther, other.do(m, p, nil).status, "other user")
-				m, p = tc.create(t, b, owner)
+				m, p = tc.create(t, b.testBundle, owner)
 				require.Equal(t, tc.wantAdmin, admin.do(m, p, nil).status, "admin")
-				m, p = tc.create(t, b, owner)
+				m, p = tc.create(t, b.testBundle, owner)
 				require.Equal(t, tc.wantOwner, owner.do(m, p, nil).status, "owner")
 			})
 		}
@@ -302,7 +320,7 @@ func TestReadyzFailsOnDisk(t *testing.T) {
 	t.Parallel()
 	b := setup(t, store.SQLite, func(c *httpapi.Config, d *httpapi.Deps) {
 		c.MinFreeDisk = 1 << 40
-		d.DiskFree = func(string) (uint64, error) { return 1 << 20, nil }
+		d.DiskFree = func(string) (int64, error) { return 1 << 20, nil }
 	})
 	b.api.AddCheck(httpapi.Check{Name: "providers", Fn: func(context.Context) (any, error) { return nil, fmt.Errorf("all open") }})
 	res := b.client(t).do("GET", "/readyz", nil)
@@ -319,7 +337,7 @@ func TestReadyzFailsOnDisk(t *testing.T) {
 // OpenAPI document or the document lists a route nobody registered.
 func TestOpenAPIMatchesRoutes(t *testing.T) {
 	t.Parallel()
-	b, _ := setupPool(t, store.SQLite)
+	b := setupFull(t, store.SQLite, true)
 	var doc struct {
 		OpenAPI string                                `json:"openapi"`
 		Paths   map[string]map[string]json.RawMessage `json:"paths"`

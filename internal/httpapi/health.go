@@ -74,7 +74,7 @@ func (s *Server) coreChecks() []Check {
 				return nil, fmt.Errorf("statfs: %w", err)
 			}
 			d := map[string]any{"free_bytes": free, "min_free_bytes": s.cfg.MinFreeDisk}
-			if int64(free) < s.cfg.MinFreeDisk {
+			if free < s.cfg.MinFreeDisk {
 				return d, fmt.Errorf("free disk %d bytes is below LUDENG_MIN_FREE_DISK %d", free, s.cfg.MinFreeDisk)
 			}
 			return d, nil

@@ -84,7 +84,7 @@ type Deps struct {
 	// Now is the clock (tests inject one for the login throttle).
 	Now func() time.Time
 	// DiskFree reports free bytes of the filesystem holding a path.
-	DiskFree func(path string) (uint64, error)
+	DiskFree func(path string) (int64, error)
 }
 
 // Server serves the API.
@@ -95,12 +95,13 @@ type Server struct {
 	registry *prometheus.Registry
 	web      fs.FS
 	now      func() time.Time
-	diskFree func(string) (uint64, error)
+	diskFree func(string) (int64, error)
 	throttle *auth.Throttle
 	limiter  *limiter
 	metrics  *metrics
 	checks   []Check
 	pool     PoolService
+	uploads  *UploadDeps
 	extra    []Route
 	handler  http.Handler
 	// dummyHash is verified against when the user does not exist, so a
