@@ -51,6 +51,7 @@ Usage:
   ludeng user token --name NAME [--expires 90d]
   ludeng pool validate [DIR] | import [DIR] | export DIR
   ludeng plan --user NAME --groups N [--seed S] [--json] …
+  ludeng fake-providers [--listen ADDR]   serve fake Gemini/OpenRouter/OpenAI/kie/DeepSeek APIs (tests, demos)
   ludeng cleanup [--dry-run] [--json]   remove stale temp files, orphaned blobs, expired results
   ludeng version
 
@@ -91,6 +92,8 @@ func run(ctx context.Context, args []string, stdio IO) error {
 		return cmdUser(ctx, args, stdio)
 	case "pool":
 		return cmdPool(ctx, args, stdio)
+	case "fake-providers":
+		return cmdFakeProviders(ctx, args, stdio)
 	case "cleanup":
 		return cmdCleanup(ctx, args, stdio)
 	case "plan":

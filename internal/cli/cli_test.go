@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -327,4 +328,77 @@ func TestPoolValidateCommand(t *testing.T) {
 	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
 		require.Regexp(t, `^[^:]+: [^:]*: .+`, line, "one problem per line: file: where: message")
 	}
+}
+
+// TestServeAgainstFakeProviders runs `ludeng fake-providers` and a `serve`
+// configured with Gemini pointed at it: the service reports real (not
+// simulated) images and the admin probe reaches the fake without a paid call.
+func TestServeAgainstFakeProviders(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := buildBinary(t)
+	fakeAddr, addr := freePort(t), freePort(t)
+	fakeCmd := exec.Command(bin, "fake-providers", "--listen", fakeAddr)
+	fakeLogs := &syncBuffer{}
+	fakeCmd.Stderr, fakeCmd.Stdout = fakeLogs, fakeLogs
+	require.NoError(t, fakeCmd.Start())
+	t.Cleanup(func() { _ = fakeCmd.Process.Kill(); _ = fakeCmd.Wait() })
+
+	cmd := exec.Command(bin, "serve", "--listen", addr)
+	cmd.Env = append(os.Environ(), "LUDENG_DATA_DIR="+t.TempDir(), "LUDENG_ADMIN_PASSWORD=admin-password-1", "LUDENG_DATABASE_URL=",
+		"LUDENG_IMAGE_PROVIDERS=gemini", "LUDENG_GEMINI_API_KEY=fake-key-not-logged", "LUDENG_GEMINI_BASE_URL=http://"+fakeAddr+"/gemini")
+	logs := &syncBuffer{}
+	cmd.Stderr = logs
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	require.Eventually(t, func() bool {
+		res, err := http.Get("http://" + addr + "/readyz")
+		if err != nil {
+			return false
+		}
+		res.Body.Close()
+		return res.StatusCode == 200
+	}, 30*time.Second, 50*time.Millisecond, logs.String())
+
+	get := func(path string, v any) int {
+		res, err := http.Get("http://" + addr + path)
+		require.NoError(t, err)
+		defer res.Body.Close()
+		if v != nil {
+			require.NoError(t, json.NewDecoder(res.Body).Decode(v))
+		}
+		return res.StatusCode
+	}
+	var meta struct{ Simulated bool }
+	require.Equal(t, 200, get("/api/v1/meta", &meta))
+	require.False(t, meta.Simulated)
+
+	jar, _ := cookiejar.New(nil)
+	hc := &http.Client{Jar: jar}
+	req, _ := http.NewRequest("POST", "http://"+addr+"/api/v1/auth/login", strings.NewReader(`{"username":"admin","password":"admin-password-1"}`))
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	res, err := hc.Do(req)
+	require.NoError(t, err)
+	res.Body.Close()
+	require.Equal(t, 200, res.StatusCode)
+	req, _ = http.NewRequest("POST", "http://"+addr+"/api/v1/admin/providers/probe", nil)
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	res, err = hc.Do(req)
+	require.NoError(t, err)
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	require.Equal(t, 200, res.StatusCode, string(body))
+	require.Contains(t, string(body), "gemini")
+
+	// The probe made no generation call (the fake counts those per outcome).
+	res, err = http.Get("http://" + fakeAddr + "/_fake/stats")
+	require.NoError(t, err)
+	var stats map[string]map[string]int
+	require.NoError(t, json.NewDecoder(res.Body).Decode(&stats))
+	res.Body.Close()
+	require.Contains(t, stats, "gemini")
+	require.Empty(t, stats["gemini"], "probing spends nothing")
+	require.NotContains(t, logs.String(), "fake-key-not-logged", "keys are never logged")
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/ludeng/ludeng/internal/blob"
 	"github.com/ludeng/ludeng/internal/httpapi"
 	"github.com/ludeng/ludeng/internal/poolsync"
+	"github.com/ludeng/ludeng/internal/provider"
 	"github.com/ludeng/ludeng/internal/store"
 	"github.com/ludeng/ludeng/web"
 )
@@ -36,6 +37,8 @@ type app struct {
 	api      *httpapi.Server
 	pool     *poolsync.Manager
 	blobs    *blob.Local
+	images   *provider.Service
+	enhancer *provider.PromptEnhancer
 	// closers run in reverse order on close.
 	closers []func() error
 }
@@ -101,6 +104,10 @@ func openApp(ctx context.Context, cfg *Config, logger *slog.Logger, webFS fs.FS)
 	a.api.EnablePool(a.pool)
 
 	if err := a.openFiles(ctx); err != nil {
+		a.close()
+		return nil, err
+	}
+	if err := a.openProviders(ctx); err != nil {
 		a.close()
 		return nil, err
 	}

@@ -11,6 +11,9 @@ var openAPIDoc []byte
 // OpenAPIDocument returns the embedded OpenAPI document.
 func OpenAPIDocument() []byte { return openAPIDoc }
 
+// SetSimulated records whether images are simulated (no provider configured).
+func (s *Server) SetSimulated(v bool) { s.cfg.Simulated = v }
+
 func (s *Server) handleMeta(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, map[string]any{
 		"version":   s.cfg.Version,

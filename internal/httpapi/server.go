@@ -89,21 +89,22 @@ type Deps struct {
 
 // Server serves the API.
 type Server struct {
-	cfg      Config
-	db       *store.DB
-	logger   *slog.Logger
-	registry *prometheus.Registry
-	web      fs.FS
-	now      func() time.Time
-	diskFree func(string) (int64, error)
-	throttle *auth.Throttle
-	limiter  *limiter
-	metrics  *metrics
-	checks   []Check
-	pool     PoolService
-	uploads  *UploadDeps
-	extra    []Route
-	handler  http.Handler
+	cfg       Config
+	db        *store.DB
+	logger    *slog.Logger
+	registry  *prometheus.Registry
+	web       fs.FS
+	now       func() time.Time
+	diskFree  func(string) (int64, error)
+	throttle  *auth.Throttle
+	limiter   *limiter
+	metrics   *metrics
+	checks    []Check
+	pool      PoolService
+	uploads   *UploadDeps
+	providers ProviderAdmin
+	extra     []Route
+	handler   http.Handler
 	// dummyHash is verified against when the user does not exist, so a
 	// failed login costs the same time either way.
 	dummyHash string

@@ -24,6 +24,8 @@ import (
 
 	"github.com/ludeng/ludeng/internal/blob"
 	"github.com/ludeng/ludeng/internal/httpapi"
+	"github.com/ludeng/ludeng/internal/provider"
+	"github.com/ludeng/ludeng/internal/provider/sim"
 	"github.com/ludeng/ludeng/internal/signedurl"
 	"github.com/ludeng/ludeng/internal/store"
 	"github.com/ludeng/ludeng/internal/upload"
@@ -59,6 +61,9 @@ func setupFull(t *testing.T, engine store.Engine, withPoolRoutes bool) *uploadBu
 		Signer: signedurl.Signer{Key: []byte("test-secret-key-test-secret-key!"), Now: b.clock.Now}})
 	if withPoolRoutes {
 		api.EnablePool(withPool(t, b))
+		svc, err := provider.New(provider.Config{}, provider.Deps{Simulator: sim.New(sim.Options{})})
+		require.NoError(t, err)
+		api.EnableProviders(svc)
 	}
 	b.replace(t, api)
 	return &uploadBundle{testBundle: b, dataDir: dataDir, free: free}
