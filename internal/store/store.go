@@ -20,6 +20,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
@@ -209,20 +210,95 @@ type querier interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
-// Tx is an application transaction; pass it to the *Tx store methods.
+// Tx is an application transaction; pass it to the store methods that take
+// one. On PostgreSQL the transaction is begun through pgx on a dedicated
+// connection, so River's riverpgxv5 driver can insert jobs into the very same
+// transaction (PgxTx) while the store keeps using database/sql on that
+// connection. On SQLite it is a plain *sql.Tx (SQLTx), which riversqlite takes.
 type Tx struct {
-	*sql.Tx
-	db *DB
+	q        querier
+	sqlTx    *sql.Tx
+	pgxTx    pgx.Tx
+	conn     *sql.Conn
+	finished bool
+}
+
+// SQLTx is the database/sql transaction on SQLite (nil on PostgreSQL).
+func (t *Tx) SQLTx() *sql.Tx { return t.sqlTx }
+
+// PgxTx is the pgx transaction on PostgreSQL (nil on SQLite).
+func (t *Tx) PgxTx() pgx.Tx { return t.pgxTx }
+
+// ExecContext runs a statement in the transaction.
+func (t *Tx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return t.q.ExecContext(ctx, query, args...)
+}
+
+// QueryContext queries in the transaction.
+func (t *Tx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return t.q.QueryContext(ctx, query, args...)
+}
+
+// QueryRowContext queries one row in the transaction.
+func (t *Tx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	return t.q.QueryRowContext(ctx, query, args...)
+}
+
+// Commit commits the transaction.
+func (t *Tx) Commit() error {
+	if t.finished {
+		return sql.ErrTxDone
+	}
+	t.finished = true
+	if t.sqlTx != nil {
+		return t.sqlTx.Commit()
+	}
+	defer t.conn.Close()
+	return t.pgxTx.Commit(context.Background())
+}
+
+// Rollback aborts the transaction; after Commit it is a no-op.
+func (t *Tx) Rollback() error {
+	if t.finished {
+		return sql.ErrTxDone
+	}
+	t.finished = true
+	if t.sqlTx != nil {
+		return t.sqlTx.Rollback()
+	}
+	defer t.conn.Close()
+	return t.pgxTx.Rollback(context.Background())
 }
 
 // Begin starts a write transaction. On SQLite it is BEGIN IMMEDIATE, so the
 // write lock is taken up front instead of failing at the first write.
 func (db *DB) Begin(ctx context.Context) (*Tx, error) {
-	tx, err := db.W.BeginTx(ctx, nil)
+	if db.Engine == SQLite {
+		tx, err := db.W.BeginTx(ctx, nil)
+		if err != nil {
+			return nil, fmt.Errorf("begin: %w", err)
+		}
+		return &Tx{q: tx, sqlTx: tx}, nil
+	}
+	conn, err := db.W.Conn(ctx)
 	if err != nil {
+		return nil, fmt.Errorf("begin: acquire conn: %w", err)
+	}
+	var ptx pgx.Tx
+	err = conn.Raw(func(dc any) error {
+		c, ok := dc.(*stdlib.Conn)
+		if !ok {
+			return fmt.Errorf("unexpected driver connection %T", dc)
+		}
+		var err error
+		ptx, err = c.Conn().Begin(ctx)
+		return err
+	})
+	if err != nil {
+		conn.Close()
 		return nil, fmt.Errorf("begin: %w", err)
 	}
-	return &Tx{Tx: tx, db: db}, nil
+	return &Tx{q: conn, pgxTx: ptx, conn: conn}, nil
 }
 
 // InTx runs fn in a write transaction, committing when fn returns nil.
