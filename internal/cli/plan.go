@@ -11,10 +11,9 @@ import (
 	"text/tabwriter"
 
 	pooldata "github.com/ludeng/ludeng/data/pool"
-	"github.com/ludeng/ludeng/internal/config"
 	"github.com/ludeng/ludeng/internal/fault"
 	"github.com/ludeng/ludeng/internal/plan"
-	"github.com/ludeng/ludeng/internal/pool"
+	"github.com/ludeng/ludeng/internal/poolsync"
 	"github.com/ludeng/ludeng/internal/store"
 )
 
@@ -109,25 +108,22 @@ func cmdPlan(ctx context.Context, args []string, stdio IO) error {
 		return usageErr("plan: --county and --element need --manual")
 	}
 
-	cfg, err := load()
-	if err != nil {
-		return err
-	}
-	env := config.NewEnv(stdio.Getenv)
-	planCfg := plan.ConfigFromEnv(env)
-	if err := env.Err(); err != nil {
-		return &exitError{code: 2, err: err}
-	}
-	snap, err := loadEmbeddedPool()
-	if err != nil {
-		return err
-	}
-	logger := cfg.newLogger(stdio.Stderr)
-	db, err := openDB(ctx, cfg, logger)
+	cfg, logger, db, err := openCmdDB(ctx, load, stdio)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
+	planCfg := plan.ConfigFromEnv(cfg.env)
+	if err := cfg.env.Err(); err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	// Plan against the pool version the servers use (the newest stored
+	// one; the embedded pool is imported first on an empty database).
+	pm := poolsync.New(db, logger)
+	if err := pm.Start(ctx, pooldata.FS()); err != nil {
+		return fmt.Errorf("element pool: %w", err)
+	}
+	snap := pm.Current()
 	u, err := db.UserByName(ctx, *user)
 	if err != nil {
 		return fmt.Errorf("user %q: %w", *user, describe(err))
@@ -181,19 +177,6 @@ func cmdPlan(ctx context.Context, args []string, stdio IO) error {
 		return enc.Encode(p)
 	}
 	return printPlan(stdio, p)
-}
-
-// loadEmbeddedPool loads the pool shipped in the binary.
-func loadEmbeddedPool() (*pool.Snapshot, error) {
-	p, err := pool.Load(pooldata.FS())
-	if err != nil {
-		return nil, fmt.Errorf("load the embedded element pool: %w\n%s", err, pool.ProblemsOf(err))
-	}
-	s, err := pool.NewSnapshot(p)
-	if err != nil {
-		return nil, fmt.Errorf("index the embedded element pool: %w", err)
-	}
-	return s, nil
 }
 
 // randomSeed is a random seed < 2^53 (JSON-safe).

@@ -50,12 +50,7 @@ func cmdPool(ctx context.Context, args []string, stdio IO) error {
 	default:
 		return usageErr("unknown pool subcommand %q (validate|import|export)", sub)
 	}
-	cfg, err := load()
-	if err != nil {
-		return err
-	}
-	logger := cfg.newLogger(stdio.Stderr)
-	db, err := openDB(ctx, cfg, logger)
+	_, logger, db, err := openCmdDB(ctx, load, stdio)
 	if err != nil {
 		return err
 	}

@@ -56,6 +56,21 @@ func openDB(ctx context.Context, cfg *Config, logger *slog.Logger) (*store.DB, e
 	return db, nil
 }
 
+// openCmdDB loads the configuration and opens the migrated database for a
+// one-shot command; the caller closes the database.
+func openCmdDB(ctx context.Context, load func() (*Config, error), stdio IO) (*Config, *slog.Logger, *store.DB, error) {
+	cfg, err := load()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	logger := cfg.newLogger(stdio.Stderr)
+	db, err := openDB(ctx, cfg, logger)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return cfg, logger, db, nil
+}
+
 func openApp(ctx context.Context, cfg *Config, logger *slog.Logger, webFS fs.FS) (*app, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return nil, fmt.Errorf("create data dir %s: %w", cfg.DataDir, err)

@@ -40,12 +40,7 @@ func cmdUser(ctx context.Context, args []string, stdio IO) error {
 	if sub != "list" && *name == "" {
 		return usageErr("user %s: --name is required", sub)
 	}
-	cfg, err := load()
-	if err != nil {
-		return err
-	}
-	logger := cfg.newLogger(stdio.Stderr)
-	db, err := openDB(ctx, cfg, logger)
+	_, _, db, err := openCmdDB(ctx, load, stdio)
 	if err != nil {
 		return err
 	}
