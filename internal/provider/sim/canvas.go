@@ -2,7 +2,6 @@ package sim
 
 import (
 	"image"
-	"image/color"
 	"math"
 )
 
@@ -53,11 +52,6 @@ func (c *canvas) blend(x, y int, col rgb, a float64) {
 	p[1] = clamp8(float64(p[1]) + (col.g-float64(p[1]))*a)
 	p[2] = clamp8(float64(p[2]) + (col.b-float64(p[2]))*a)
 	p[3] = 255
-}
-
-func (c *canvas) at(x, y int) rgb {
-	i := y*c.img.Stride + x*4
-	return rgb{float64(c.img.Pix[i]), float64(c.img.Pix[i+1]), float64(c.img.Pix[i+2])}
 }
 
 // vgradient fills rows [y0, y1) with a vertical gradient from top to bottom.
@@ -194,29 +188,3 @@ func (c *canvas) line(x0, y0, x1, y1, width float64, col rgb, a float64) {
 	nx, ny := -dy/l*width/2, dx/l*width/2
 	c.polygon([]pt{{x0 + nx, y0 + ny}, {x1 + nx, y1 + ny}, {x1 - nx, y1 - ny}, {x0 - nx, y0 - ny}}, col, a, nil)
 }
-
-// drawImage composites src (with its alpha) scaled into dst rect r using
-// nearest-neighbour sampling on a pre-scaled source, with opacity a.
-func (c *canvas) drawImage(src image.Image, r image.Rectangle, a float64) {
-	b := src.Bounds()
-	if r.Dx() <= 0 || r.Dy() <= 0 {
-		return
-	}
-	for y := max(r.Min.Y, 0); y < min(r.Max.Y, c.h); y++ {
-		sy := b.Min.Y + (y-r.Min.Y)*b.Dy()/r.Dy()
-		for x := max(r.Min.X, 0); x < min(r.Max.X, c.w); x++ {
-			sx := b.Min.X + (x-r.Min.X)*b.Dx()/r.Dx()
-			cr, cg, cb, ca := src.At(sx, sy).RGBA()
-			if ca == 0 {
-				continue
-			}
-			al := float64(ca) / 0xffff
-			// Un-premultiply.
-			col := rgb{float64(cr) / float64(ca) * 255, float64(cg) / float64(ca) * 255, float64(cb) / float64(ca) * 255}
-			c.blend(x, y, col, a*al)
-		}
-	}
-}
-
-// toColor converts rgb to color.RGBA.
-func (c rgb) toColor() color.RGBA { return color.RGBA{clamp8(c.r), clamp8(c.g), clamp8(c.b), 255} }
