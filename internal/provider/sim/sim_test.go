@@ -193,11 +193,14 @@ func TestSceneFromPrompt(t *testing.T) {
 	}
 }
 
-// TestDump writes one plan's pictures to LUDENG_SIM_DUMP for a person to look at.
-func TestDump(t *testing.T) {
+// TestContactSheet renders one 8-group plan into per-image JPEGs and a
+// contact sheet that must decode at its full size. Set LUDENG_SIM_DUMP=dir to
+// keep the pictures for a person to look at.
+func TestContactSheet(t *testing.T) {
+	t.Parallel()
 	dir := os.Getenv("LUDENG_SIM_DUMP")
 	if dir == "" {
-		t.Skip("set LUDENG_SIM_DUMP=dir to write sample pictures")
+		dir = t.TempDir()
 	}
 	photo := productPhoto(t)
 	g := New(Options{})
@@ -214,4 +217,14 @@ func TestDump(t *testing.T) {
 	var buf bytes.Buffer
 	require.NoError(t, png.Encode(&buf, sheet))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "sheet.png"), buf.Bytes(), 0o644))
+	f, err := os.Open(filepath.Join(dir, "sheet.png"))
+	require.NoError(t, err)
+	defer f.Close()
+	cfg, err := png.DecodeConfig(f)
+	require.NoError(t, err)
+	require.Equal(t, 4*192, cfg.Width)
+	require.Equal(t, 8*256, cfg.Height)
+	files, err := filepath.Glob(filepath.Join(dir, "g*_v*.jpg"))
+	require.NoError(t, err)
+	require.Len(t, files, 32)
 }
