@@ -49,6 +49,7 @@ Usage:
   ludeng user list
   ludeng user disable --name NAME
   ludeng user token --name NAME [--expires 90d]
+  ludeng user budget --name NAME [--daily X] [--monthly Y]   set budgets ("none" removes)
   ludeng pool validate [DIR] | import [DIR] | export DIR
   ludeng plan --user NAME --groups N [--seed S] [--json] …
   ludeng fake-providers [--listen ADDR]   serve fake Gemini/OpenRouter/OpenAI/kie/DeepSeek APIs (tests, demos)

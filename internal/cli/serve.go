@@ -21,6 +21,7 @@ import (
 	"github.com/ludeng/ludeng/internal/auth"
 	"github.com/ludeng/ludeng/internal/blob"
 	"github.com/ludeng/ludeng/internal/httpapi"
+	"github.com/ludeng/ludeng/internal/pipeline"
 	"github.com/ludeng/ludeng/internal/poolsync"
 	"github.com/ludeng/ludeng/internal/provider"
 	"github.com/ludeng/ludeng/internal/store"
@@ -39,6 +40,7 @@ type app struct {
 	blobs    *blob.Local
 	images   *provider.Service
 	enhancer *provider.PromptEnhancer
+	pipeline *pipeline.Pipeline
 	// closers run in reverse order on close.
 	closers []func() error
 }
@@ -52,6 +54,10 @@ func openDB(ctx context.Context, cfg *Config, logger *slog.Logger) (*store.DB, e
 	if _, err := db.Migrate(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("migrate: %w", err)
+	}
+	if _, err := pipeline.Migrate(ctx, db); err != nil {
+		db.Close()
+		return nil, err
 	}
 	return db, nil
 }
@@ -123,6 +129,10 @@ func openApp(ctx context.Context, cfg *Config, logger *slog.Logger, webFS fs.FS)
 		return nil, err
 	}
 	if err := a.openProviders(ctx); err != nil {
+		a.close()
+		return nil, err
+	}
+	if err := a.openPipeline(ctx); err != nil {
 		a.close()
 		return nil, err
 	}
@@ -249,6 +259,17 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, webFS fs.FS, r
 		}
 	}()
 
+	if err := a.startPipeline(ctx); err != nil {
+		return err
+	}
+	// Workers stop after the HTTP server drained (below), or on return.
+	pipelineStopped := false
+	defer func() {
+		if !pipelineStopped {
+			a.stopPipeline(cfg.ShutdownTimeout)
+		}
+	}()
+
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	logger.Info("ludeng listening", slog.String("addr", ln.Addr().String()), slog.String("version", Version),
@@ -270,6 +291,9 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, webFS fs.FS, r
 		logger.Warn("shutdown timeout reached; remaining connections closed")
 		_ = srv.Close()
 	}
+	logger.Info("stopping pipeline workers: running jobs finish or are interrupted", slog.Duration("timeout", cfg.ShutdownTimeout))
+	pipelineStopped = true
+	a.stopPipeline(cfg.ShutdownTimeout)
 	logger.Info("shutdown complete")
 	return nil
 }

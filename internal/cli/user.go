@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"github.com/ludeng/ludeng/internal/pipeline"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -16,14 +17,17 @@ import (
 
 func cmdUser(ctx context.Context, args []string, stdio IO) error {
 	if len(args) == 0 {
-		return usageErr("user needs a subcommand: add, passwd, list, disable, token")
+		return usageErr("user needs a subcommand: add, passwd, list, disable, token, budget")
 	}
 	sub, args := args[0], args[1:]
 	fs, load := newFlags("user "+sub, stdio)
 	name := fs.String("name", "", "username")
 	var admin, pwStdin *bool
-	var password, expires *string
+	var password, expires, daily, monthly *string
 	switch sub {
+	case "budget":
+		daily = fs.String("daily", "", "daily budget in LUDENG_CURRENCY, e.g. 20 or 12.50 (\"none\" removes it; unset keeps it)")
+		monthly = fs.String("monthly", "", "monthly budget (\"none\" removes it; unset keeps it)")
 	case "add":
 		admin = fs.Bool("admin", false, "give the admin role")
 		password = fs.String("password", "", "password (prefer --password-stdin: arguments are visible in ps)")
@@ -146,6 +150,50 @@ func cmdUser(ctx context.Context, args []string, stdio IO) error {
 			return err
 		}
 		fmt.Fprintf(stdio.Stdout, "disabled %s; their sessions and tokens were revoked\n", *name)
+	case "budget":
+		u, err := db.UserByName(ctx, *name)
+		if err != nil {
+			return fmt.Errorf("user %q: %w", *name, describe(err))
+		}
+		var upd store.UserUpdate
+		parse := func(flag, v string) (**int64, error) {
+			if v == "" {
+				return nil, nil
+			}
+			var m *int64
+			if v != "none" {
+				x, err := pipeline.ParseMoney(v)
+				if err != nil {
+					return nil, usageErr("--%s: not a decimal amount such as 20 or 12.50: %q", flag, v)
+				}
+				m = &x
+			}
+			return &m, nil
+		}
+		if upd.DailyBudget, err = parse("daily", *daily); err != nil {
+			return err
+		}
+		if upd.MonthBudget, err = parse("monthly", *monthly); err != nil {
+			return err
+		}
+		err = db.InTx(ctx, func(tx *store.Tx) error {
+			nu, err := db.UpdateUser(ctx, tx, u.ID, upd)
+			if err != nil {
+				return err
+			}
+			u = nu
+			return audit(tx, "user.budget", u.ID, map[string]any{"daily": *daily, "monthly": *monthly})
+		})
+		if err != nil {
+			return err
+		}
+		show := func(m *int64) string {
+			if m == nil {
+				return "none"
+			}
+			return pipeline.FormatMoney(*m)
+		}
+		fmt.Fprintf(stdio.Stdout, "budget of %s: daily %s, monthly %s\n", *name, show(u.DailyBudgetMicros), show(u.MonthlyBudgetMicros))
 	case "token":
 		u, err := db.UserByName(ctx, *name)
 		if err != nil {
@@ -219,6 +267,11 @@ func cmdMigrate(ctx context.Context, args []string, stdio IO) error {
 			return err
 		}
 		fmt.Fprintf(stdio.Stdout, "applied %d migration(s)\n", n)
+		rn, err := pipeline.Migrate(ctx, db)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdio.Stdout, "applied %d River migration(s)\n", rn)
 	}
 	ms, err := db.MigrationStatus(ctx)
 	if err != nil {

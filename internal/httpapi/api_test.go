@@ -112,6 +112,22 @@ func uploadCase(method, pathFmt string, want int) accessCase {
 	}
 }
 
+// batchCase is an access case on a fresh (queued: workers not started)
+// one-group batch of the owner.
+func batchCase(method, pathFmt string, want int) accessCase {
+	return accessCase{
+		name: method + " " + pathFmt,
+		create: func(t *testing.T, b *testBundle, owner *client) (string, string) {
+			res := owner.upload(part{"file", "p.jpg", "image/jpeg", testPhoto(1100, 1000, 7)})
+			require.Equal(t, http.StatusCreated, res.status, string(res.body))
+			res = owner.do("POST", "/api/v1/batches", map[string]any{"upload_id": res.json(t)["id"], "mode": "smart", "groups": 1})
+			require.Equal(t, http.StatusAccepted, res.status, string(res.body))
+			return method, fmt.Sprintf(pathFmt, res.json(t)["id"].(string))
+		},
+		wantOwner: want, wantOther: http.StatusNotFound, wantAdmin: want,
+	}
+}
+
 // TestAccessTable checks every owned resource route for {owner, other user,
 // admin}: others get 404 (never 403), the owner and admins succeed. Later
 // components append their routes to cases.
@@ -132,6 +148,22 @@ func TestAccessTable(t *testing.T) {
 		uploadCase("GET", "/api/v1/uploads/%s/content?size=thumb", http.StatusOK),
 		uploadCase("POST", "/api/v1/uploads/%s/links", http.StatusCreated),
 		uploadCase("DELETE", "/api/v1/uploads/%s", http.StatusNoContent),
+		batchCase("GET", "/api/v1/batches/%s", http.StatusOK),
+		batchCase("GET", "/api/v1/batches/%s/events", http.StatusOK),
+		batchCase("POST", "/api/v1/batches/%s/pause", http.StatusOK),
+		batchCase("POST", "/api/v1/batches/%s/cancel", http.StatusOK),
+		batchCase("POST", "/api/v1/batches/%s/retry", http.StatusConflict),
+		batchCase("POST", "/api/v1/batches/%s/links", http.StatusCreated),
+		batchCase("GET", "/api/v1/batches/%s/download", http.StatusOK),
+		batchCase("DELETE", "/api/v1/batches/%s", http.StatusConflict),
+		{
+			name: "PUT /api/v1/admin/users/{id}/budget",
+			create: func(t *testing.T, b *testBundle, owner *client) (string, string) {
+				res := owner.do("GET", "/api/v1/auth/me", nil)
+				return "PUT", "/api/v1/admin/users/" + res.json(t)["user"].(map[string]any)["id"].(string) + "/budget"
+			},
+			wantOwner: http.StatusForbidden, wantOther: http.StatusForbidden, wantAdmin: http.StatusOK,
+		},
 		{
 			name: "GET /api/v1/admin/users/{id}",
 			create: func(t *testing.T, b *testBundle, owner *client) (string, string) {

@@ -147,9 +147,16 @@ func (s *Server) handleDeleteUpload(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	// Batches do not exist yet; when they do, an upload used by a
-	// non-terminal batch answers 409 here.
+	// An upload used by a non-terminal batch answers 409: its jobs still
+	// read the photo.
 	err = s.db.InTx(r.Context(), func(tx *store.Tx) error {
+		inUse, err := s.db.UploadInUse(r.Context(), tx, u.ID)
+		if err != nil {
+			return err
+		}
+		if inUse {
+			return fault.New(fault.Conflict, "upload_in_use", "A batch that is not finished uses this upload; cancel it or wait.")
+		}
 		if err := s.db.DeleteUpload(r.Context(), tx, u.ID); err != nil {
 			return err
 		}

@@ -57,13 +57,17 @@ func setupFull(t *testing.T, engine store.Engine, withPoolRoutes bool) *uploadBu
 	require.NoError(t, err)
 	api := httpapi.New(httpapi.Config{DataDir: dataDir, PasswordParams: testParams(), APIRate: 1000, APIBurst: 1000},
 		httpapi.Deps{DB: b.db, Registry: b.registry2(), Now: b.clock.Now})
-	api.EnableUploads(httpapi.UploadDeps{Blobs: blobs, Intake: intake,
-		Signer: signedurl.Signer{Key: []byte("test-secret-key-test-secret-key!"), Now: b.clock.Now}})
+	signer := signedurl.Signer{Key: []byte("test-secret-key-test-secret-key!"), Now: b.clock.Now}
+	api.EnableUploads(httpapi.UploadDeps{Blobs: blobs, Intake: intake, Signer: signer})
 	if withPoolRoutes {
-		api.EnablePool(withPool(t, b))
+		pm := withPool(t, b)
+		api.EnablePool(pm)
 		svc, err := provider.New(provider.Config{}, provider.Deps{Simulator: sim.New(sim.Options{})})
 		require.NoError(t, err)
 		api.EnableProviders(svc)
+		// Batch routes with the pipeline's workers not started: batches
+		// stay queued, which the access table relies on.
+		enableBatchRoutes(t, b, api, pm, svc, blobs, signer)
 	}
 	b.replace(t, api)
 	return &uploadBundle{testBundle: b, dataDir: dataDir, free: free}

@@ -1,0 +1,110 @@
+package cli
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+	"riverqueue.com/riverui"
+	"riverqueue.com/riverui/uiendpoints"
+
+	"github.com/ludeng/ludeng/internal/cleanup"
+	"github.com/ludeng/ludeng/internal/httpapi"
+	"github.com/ludeng/ludeng/internal/pipeline"
+	"github.com/ludeng/ludeng/internal/plan"
+	"github.com/ludeng/ludeng/internal/provider"
+	"github.com/ludeng/ludeng/internal/signedurl"
+)
+
+// openPipeline builds the planner and the River pipeline and registers the
+// batch routes. Workers start in serve (startPipeline).
+func (a *app) openPipeline(ctx context.Context) error {
+	pcfg := plan.ConfigFromEnv(a.cfg.env)
+	cfg := pipeline.ConfigFromEnv(a.cfg.env)
+	prov, err := provider.ConfigFromEnv(a.cfg.env)
+	if err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	if err := a.cfg.env.Err(); err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	// The estimate uses the dearest configured provider (fallbacks may serve).
+	for _, p := range prov.Providers {
+		cfg.PricePerImage = max(cfg.PricePerImage, p.PricePerImageMicros)
+		cfg.PricePerImage1536 = max(cfg.PricePerImage1536, p.PricePerImage1536Micros)
+	}
+	cfg.Location = a.cfg.Timezone
+	planner, err := plan.New(pcfg, a.db)
+	if err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	copts := cleanup.OptionsFromEnv(a.cfg.env)
+	if err := a.cfg.env.Err(); err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	runCleanup := func(ctx context.Context) error {
+		o := copts
+		o.Now = time.Now()
+		rep, err := cleanup.Run(ctx, o, cleanup.Deps{Store: a.blobs, Refs: a.db, TempDirs: []string{a.blobs.TempDir()}, Logger: a.logger})
+		if err == nil {
+			a.logger.Info("periodic cleanup", slog.Int("temp_files", rep.TempFiles.Files), slog.Int("orphan_blobs", rep.OrphanBlobs.Files),
+				slog.Int("results", rep.Results.Files))
+		}
+		return err
+	}
+	p, err := pipeline.New(cfg, pipeline.Deps{DB: a.db, Planner: planner, Pool: a.pool, Images: a.images, Enhancer: a.enhancer,
+		Blobs: a.blobs, Logger: a.logger, Registerer: a.registry, Cleanup: runCleanup})
+	if err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	a.pipeline = p
+	if err := a.openRiverUI(ctx); err != nil {
+		return err
+	}
+	a.api.EnableBatches(httpapi.BatchDeps{Pipeline: p, Blobs: a.blobs, Signer: signedurl.Signer{Key: a.cfg.SecretKey},
+		Location: a.cfg.Timezone})
+	return nil
+}
+
+// startPipeline recovers interrupted work and starts the River workers.
+func (a *app) startPipeline(ctx context.Context) error {
+	if err := a.pipeline.Start(ctx); err != nil {
+		return fmt.Errorf("start pipeline: %w", err)
+	}
+	return nil
+}
+
+// stopPipeline lets running jobs finish for up to timeout, then cancels them.
+func (a *app) stopPipeline(timeout time.Duration) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if err := a.pipeline.Stop(ctx); err != nil {
+		a.logger.Warn("pipeline stop", slog.Any("error", err))
+	}
+}
+
+// openRiverUI mounts River UI at /riverui/ (admins only).
+func (a *app) openRiverUI(ctx context.Context) error {
+	var ep uiendpoints.Bundle
+	switch c := a.pipeline.RiverClient().(type) {
+	case *river.Client[*sql.Tx]:
+		ep = riverui.NewEndpoints(c, nil)
+	case *river.Client[pgx.Tx]:
+		ep = riverui.NewEndpoints(c, nil)
+	default:
+		return fmt.Errorf("river ui: unexpected client %T", c)
+	}
+	h, err := riverui.NewHandler(&riverui.HandlerOpts{Endpoints: ep, Prefix: "/riverui", Logger: a.logger.With(slog.String("component", "riverui"))})
+	if err != nil {
+		return fmt.Errorf("river ui: %w", err)
+	}
+	if err := h.Start(ctx); err != nil {
+		return fmt.Errorf("river ui: %w", err)
+	}
+	a.api.EnableRiverUI(h)
+	return nil
+}
