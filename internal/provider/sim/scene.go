@@ -66,7 +66,12 @@ var (
 	}
 	monthRe   = regexp.MustCompile(`(\d{1,2})\s*月`)
 	monthEnRe = regexp.MustCompile(`(?i)\b(january|february|march|april|may|june|july|august|september|october|november|december)\b`)
-	captionRe = regexp.MustCompile(`(?i)(?:scene|场景)\s*[:：]\s*([^\n.。;；]{1,60})`)
+	// Prompts written by the planner label their time and weather lines;
+	// those lines win over incidental words elsewhere (a road description
+	// saying "muddy after rain" must not make every variant rainy).
+	timeLineRe    = regexp.MustCompile(`(?im)^\s*(?:time of day|时间)\s*[:：]\s*(.+)$`)
+	weatherLineRe = regexp.MustCompile(`(?im)^\s*(?:weather|天气)\s*[:：]\s*(.+)$`)
+	captionRe     = regexp.MustCompile(`(?i)(?:scene|场景)\s*[:：]\s*([^\n.。;；]{1,60})`)
 )
 
 // SceneFromPrompt derives a scene from a free-text prompt, as the fake
@@ -74,18 +79,27 @@ var (
 // get the renderer's defaults.
 func SceneFromPrompt(prompt string) provider.Scene {
 	low := strings.ToLower(prompt)
-	first := func(words [][2]string) string {
+	firstIn := func(text string, words [][2]string) string {
 		best, at := "", -1
 		for _, w := range words {
-			if i := strings.Index(low, w[0]); i >= 0 && (at < 0 || i < at) {
+			if i := strings.Index(text, w[0]); i >= 0 && (at < 0 || i < at) {
 				best, at = w[1], i
 			}
 		}
 		return best
 	}
+	first := func(words [][2]string) string { return firstIn(low, words) }
+	labelled := func(re *regexp.Regexp, words [][2]string) string {
+		if m := re.FindStringSubmatch(prompt); m != nil {
+			if v := firstIn(strings.ToLower(m[1]), words); v != "" {
+				return v
+			}
+		}
+		return first(words)
+	}
 	s := provider.Scene{
-		TimeOfDay: first(timeWords),
-		Weather:   first(weatherWords),
+		TimeOfDay: labelled(timeLineRe, timeWords),
+		Weather:   labelled(weatherLineRe, weatherWords),
 		Season:    first(seasonWords),
 		Road:      first(roadWords),
 		Terrain:   first(terrainWords),
