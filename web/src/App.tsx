@@ -5,7 +5,8 @@ import { useI18n } from './i18n/context';
 import { Layout } from './Layout';
 import { AccountPage } from './pages/Account';
 import { AdminPage } from './pages/Admin';
-import { BatchPage, HistoryPage } from './pages/History';
+import { BatchPage } from './pages/Batch';
+import { HistoryPage } from './pages/History';
 import { LoginPage } from './pages/Login';
 import { NewBatchPage } from './pages/NewBatch';
 import { NotFoundPage } from './pages/NotFound';
@@ -114,6 +115,7 @@ function Page({ path }: { path: string }) {
   if (path === '/' || path === '') return <Redirect to="/new" />;
   if (path === '/new') return <NewBatchPage />;
   if (path === '/history') return <HistoryPage />;
+  if (path === '/batches' || path === '/batches/') return <Redirect to="/history" />;
   if (path.startsWith('/batches/')) return <BatchPage id={decodeURIComponent(path.slice('/batches/'.length))} />;
   if (path === '/pool') return <PoolPage />;
   if (path === '/admin') return <Redirect to="/admin/users" />;

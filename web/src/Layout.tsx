@@ -53,11 +53,15 @@ export function Layout({ metaError, children }: { metaError: unknown; children: 
           <span className="brand-name">{t('app.name')}</span>
         </Link>
         <nav aria-label={t('nav.main')} className="nav">
-          {NAV.filter((n) => !n.admin || user.role === 'admin').map((n) => (
-            <Link key={n.to} to={n.to} className={isActive(path, n.to) ? 'is-active' : ''} aria-current={isActive(path, n.to) ? 'page' : undefined}>
-              {t(n.key)}
-            </Link>
-          ))}
+          {NAV.filter((n) => !n.admin || user.role === 'admin').map((n) => {
+            // A batch page belongs to the history section.
+            const on = isActive(path, n.to) || (n.to === '/history' && isActive(path, '/batches'));
+            return (
+              <Link key={n.to} to={n.to} className={on ? 'is-active' : ''} aria-current={isActive(path, n.to) ? 'page' : on ? 'true' : undefined}>
+                {t(n.key)}
+              </Link>
+            );
+          })}
         </nav>
         <div className="topbar-right">
           <LangSwitch />

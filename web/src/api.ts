@@ -86,7 +86,10 @@ export interface RequestOptions {
 export async function request<T>(method: string, path: string, body?: unknown, opts: RequestOptions = {}): Promise<T> {
   const headers: Record<string, string> = { Accept: 'application/json, application/problem+json' };
   const init: RequestInit = { method, headers, credentials: 'same-origin', signal: opts.signal };
-  if (body !== undefined) {
+  if (body instanceof FormData) {
+    // The browser sets the multipart Content-Type with its boundary.
+    init.body = body;
+  } else if (body !== undefined) {
     headers['Content-Type'] = 'application/json';
     init.body = JSON.stringify(body);
   }
@@ -248,6 +251,230 @@ export interface PoolVersion {
   imported_at?: string;
 }
 
+// ---- Uploads, batches, usage -------------------------------------------
+
+/** A money amount as the API writes it: a decimal string and the currency. */
+export interface Money {
+  amount: string;
+  currency: string;
+}
+
+export interface UploadWarning {
+  code: string;
+  detail: string;
+  params?: Record<string, unknown> | null;
+}
+
+export interface Upload {
+  id: string;
+  sha256: string;
+  mime: string;
+  width: number;
+  height: number;
+  bytes: number;
+  filename: string;
+  warnings?: UploadWarning[] | null;
+  created_at: string;
+  urls: { thumb?: string; preview?: string; full?: string };
+}
+
+export interface SceneLabel {
+  id: string;
+  zh: string;
+  en: string;
+}
+
+/** Scene names a combination for people. */
+export interface Scene {
+  county: string;
+  county_pinyin: string;
+  prefecture: string;
+  province: string;
+  zone: string;
+  season: string;
+  snow_cover: boolean;
+  road: SceneLabel;
+  elements: SceneLabel[];
+}
+
+export interface Combination {
+  county_code: string;
+  province_code: string;
+  month: number;
+  road: string;
+  elements: string[];
+}
+
+export interface PlanVariant {
+  id: string;
+  time: string;
+  weather: string;
+}
+
+export interface PlanGroup {
+  index: number;
+  combination: Combination;
+  key: string;
+  min_distance?: number;
+  scene: Scene;
+  variants: PlanVariant[];
+}
+
+export interface Plan {
+  mode: 'smart' | 'manual';
+  seed: number;
+  pool_version: string;
+  allow_same_province: boolean;
+  groups: PlanGroup[];
+}
+
+export interface Estimate {
+  images: number;
+  per_image?: Money;
+  total: Money;
+}
+
+export interface DryRunResult {
+  dry_run: true;
+  plan: Plan;
+  estimate: Estimate;
+}
+
+export type Aspect = '3:4' | '9:16' | '1:1';
+export type Enhance = 'off' | 'creative' | 'balanced' | 'precise';
+export type Priority = 'low' | 'normal' | 'high';
+
+export interface SmartFilters {
+  provinces?: string[];
+  months?: number[];
+  roads?: string[];
+  element_categories?: string[];
+}
+
+/** The body of POST /api/v1/batches. */
+export interface SubmitBody {
+  upload_id: string;
+  mode: 'smart' | 'manual';
+  groups?: number;
+  manual?: { county: string; month: number; road: string; elements: string[] };
+  filters?: SmartFilters;
+  allow_same_province?: boolean;
+  aspect?: Aspect;
+  resolution?: 1024 | 1536;
+  enhance?: Enhance;
+  priority?: Priority;
+  budget?: string;
+  seed?: number;
+  dry_run?: boolean;
+}
+
+export type BatchStatus = 'queued' | 'running' | 'paused' | 'waiting_provider' | 'succeeded' | 'partially_failed' | 'failed' | 'cancelled';
+export type ImageStatus = 'queued' | 'running' | 'interrupted' | 'succeeded' | 'failed' | 'cancelled';
+
+export interface BatchImage {
+  id: string;
+  index: number;
+  status: ImageStatus | string;
+  variant: { id: string; time?: string; weather?: string; base?: string };
+  prompt_source?: string;
+  reason?: string;
+  qc_tries?: number;
+  width?: number;
+  height?: number;
+  provider?: string;
+  urls: { thumb?: string; preview?: string; full?: string };
+}
+
+export interface BatchGroup {
+  id: string;
+  index: number;
+  key: string;
+  status: string;
+  combination: Combination;
+  scene: Scene;
+  images: BatchImage[];
+  download: string;
+}
+
+export interface Progress {
+  done: number;
+  total: number;
+  succeeded: number;
+  failed: number;
+}
+
+export interface Batch {
+  id: string;
+  status: BatchStatus | string;
+  mode: 'smart' | 'manual' | string;
+  seed: number;
+  upload_id: string;
+  message: string;
+  params: { aspect?: string; resolution?: number; enhance?: string; priority?: string; budget?: string; rerun_of?: string } | null;
+  created_at: string;
+  updated_at?: string;
+  started_at?: string | null;
+  finished_at?: string | null;
+  groups: BatchGroup[];
+  progress: Progress;
+  estimate: { images: number; total: Money; per_image?: Money };
+  cost: Money;
+  budget?: Money;
+  report?: { counts: Record<string, number>; reasons: Record<string, number>; qc_rejects: Record<string, number> };
+  event_seq: number;
+  pool_version?: string;
+  queue_position?: number;
+  eta_seconds?: number;
+  download: string;
+}
+
+export interface BatchSummary {
+  id: string;
+  status: BatchStatus | string;
+  mode: string;
+  groups: number;
+  scenes: Scene[] | null;
+  created_at: string;
+  finished_at?: string | null;
+  estimate: Money;
+}
+
+export interface StoredEvent {
+  batch_id: string;
+  seq: number;
+  type: string;
+  data: Record<string, unknown> | null;
+  created_at: string;
+}
+
+export interface UsageRow {
+  day: string;
+  provider: string;
+  cost: Money;
+  images: number;
+}
+
+export interface Usage {
+  items: UsageRow[];
+  spent_today: Money;
+  spent_this_month: Money;
+  remaining_today?: Money;
+  remaining_this_month?: Money;
+}
+
+export interface SignedLink {
+  url: string;
+  expires_at: string;
+}
+
+export interface BatchListFilter {
+  status?: string;
+  mode?: string;
+  q?: string;
+  cursor?: string;
+  limit?: number;
+}
+
 const enc = encodeURIComponent;
 
 function query(params: Record<string, string | number | undefined | null>): string {
@@ -283,10 +510,30 @@ export const api = {
 
   provinces: () => request<{ items: Province[] }>('GET', '/api/v1/pool/provinces'),
   counties: (provinceCode: string) => request<{ items: Region[] }>('GET', `/api/v1/pool/provinces/${enc(provinceCode)}/counties`),
-  searchRegions: (q: string, signal?: AbortSignal) =>
-    request<{ items: Region[] }>('GET', '/api/v1/pool/regions' + query({ q }), undefined, { signal }),
+  searchRegions: (q: string, signal?: AbortSignal, limit?: number) =>
+    request<{ items: Region[] }>('GET', '/api/v1/pool/regions' + query({ q, limit }), undefined, { signal }),
   roads: () => request<{ items: Road[] }>('GET', '/api/v1/pool/roads'),
   elements: (f: { zone?: string; month?: number; road?: string }) =>
     request<{ items: Element[]; categories: Category[] }>('GET', '/api/v1/pool/elements' + query(f)),
   poolVersion: () => request<PoolVersion>('GET', '/api/v1/pool/version'),
+
+  upload: (file: File) => {
+    const form = new FormData();
+    form.append('file', file, file.name);
+    return request<Upload>('POST', '/api/v1/uploads', form);
+  },
+
+  planBatch: (body: SubmitBody) => request<DryRunResult>('POST', '/api/v1/batches', { ...body, dry_run: true }),
+  createBatch: (body: SubmitBody) => request<Batch>('POST', '/api/v1/batches', { ...body, dry_run: false }),
+  batch: (id: string, signal?: AbortSignal) => request<Batch>('GET', `/api/v1/batches/${enc(id)}`, undefined, { signal }),
+  listBatches: (f: BatchListFilter) => request<Page<BatchSummary>>('GET', '/api/v1/batches' + query({ ...f })),
+  batchEvents: (id: string, after: number) =>
+    request<{ items: StoredEvent[]; last_seq: number }>('GET', `/api/v1/batches/${enc(id)}/events` + query({ after })),
+  batchAction: (id: string, action: 'cancel' | 'pause' | 'resume' | 'retry') => request<Batch>('POST', `/api/v1/batches/${enc(id)}/${action}`),
+  retryGroup: (id: string, groupId: string) => request<Batch>('POST', `/api/v1/batches/${enc(id)}/groups/${enc(groupId)}/retry`),
+  rerunBatch: (id: string) => request<Batch>('POST', `/api/v1/batches/${enc(id)}/rerun`),
+  batchLink: (id: string, body: { expires_in?: string; group_id?: string }) =>
+    request<SignedLink>('POST', `/api/v1/batches/${enc(id)}/links`, body),
+  archiveHistory: () => request<{ archived: number }>('POST', '/api/v1/history/archive', {}),
+  usage: () => request<Usage>('GET', '/api/v1/usage'),
 };

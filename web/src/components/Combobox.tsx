@@ -21,6 +21,13 @@ interface Props {
   loading?: boolean;
   /** disabledText replaces the placeholder while disabled. */
   disabledText?: string;
+  /**
+   * onQueryChange makes the options come from the caller (a server search):
+   * it gets every typed query, and the options are shown as given, unfiltered.
+   */
+  onQueryChange?: (q: string) => void;
+  /** emptyText replaces "no results" (e.g. "type to search"). */
+  emptyText?: string;
 }
 
 const MAX_SHOWN = 300;
@@ -29,7 +36,7 @@ const MAX_SHOWN = 300;
  * Combobox is a searchable single select following the WAI-ARIA 1.2 combobox
  * pattern: type to filter, arrows to move, Enter to pick, Escape to close.
  */
-export function Combobox({ label, options, value, onChange, placeholder, disabled, loading, disabledText }: Props) {
+export function Combobox({ label, options, value, onChange, placeholder, disabled, loading, disabledText, onQueryChange, emptyText }: Props) {
   const { t } = useI18n();
   const id = useId();
   const listId = `${id}-list`;
@@ -46,10 +53,11 @@ export function Combobox({ label, options, value, onChange, placeholder, disable
     [options],
   );
   const filtered = useMemo(() => {
+    if (onQueryChange) return options.slice(0, MAX_SHOWN);
     const q = normalizeSearch(query);
     const hits = q ? indexed.filter((x) => x.key.includes(q)).map((x) => x.o) : options;
     return hits.slice(0, MAX_SHOWN);
-  }, [indexed, options, query]);
+  }, [indexed, options, query, onQueryChange]);
 
   useEffect(() => {
     if (!open) return;
@@ -69,6 +77,7 @@ export function Combobox({ label, options, value, onChange, placeholder, disable
     onChange(o.value);
     setOpen(false);
     setQuery('');
+    onQueryChange?.('');
   };
 
   const onKeyDown = (e: KeyboardEvent<HTMLInputElement>) => {
@@ -136,6 +145,7 @@ export function Combobox({ label, options, value, onChange, placeholder, disable
           }}
           onChange={(e) => {
             setQuery(e.target.value);
+            onQueryChange?.(e.target.value);
             setActive(0);
             if (!open) setOpen(true);
           }}
@@ -158,7 +168,7 @@ export function Combobox({ label, options, value, onChange, placeholder, disable
       </div>
       <ul id={listId} ref={listRef} role="listbox" aria-label={label} className="combo-list" hidden={!open}>
         {open && loading && <li className="combo-empty">{t('app.loading')}</li>}
-        {open && !loading && filtered.length === 0 && <li className="combo-empty">{t('common.noResults')}</li>}
+        {open && !loading && filtered.length === 0 && <li className="combo-empty">{emptyText && !query ? emptyText : t('common.noResults')}</li>}
         {open &&
           filtered.map((o, i) => (
             <li

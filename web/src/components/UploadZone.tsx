@@ -27,8 +27,8 @@ function loadDimensions(url: string): Promise<{ width: number; height: number }>
 
 /**
  * UploadZone takes one product photo by drop or file picker, checks its type
- * (declared and by content) and size, and previews it. Nothing is uploaded
- * yet: the upload API arrives with the batch API.
+ * (declared and by content) and size, and previews it. The page uploads it
+ * (POST /api/v1/uploads) once it passes these checks.
  */
 export function UploadZone({ maxBytes, value, onChange }: Props) {
   const { t } = useI18n();

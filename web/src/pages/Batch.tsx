@@ -1,0 +1,532 @@
+import { useEffect, useRef, useState, type KeyboardEvent } from 'react';
+import { api, type Batch, type BatchGroup, type BatchImage, type SignedLink } from '../api';
+import { isRetryableImage, isTerminalBatch, type LiveEvent } from '../batch/live';
+import { ProblemPanel, StatusPill, useLabels } from '../batch/ui';
+import { useBatchLive, type LiveMode } from '../batch/useBatchLive';
+import { CopyButton, ErrorNote, Notice, PageHeader, Spinner, copyText } from '../components/common';
+import { formatMoney } from '../format';
+import { useI18n } from '../i18n/context';
+import { Link, navigate } from '../router';
+
+const ACTIVE = new Set(['queued', 'running', 'paused', 'waiting_provider']);
+const PAUSABLE = new Set(['queued', 'running', 'waiting_provider']);
+
+function shortId(id: string): string {
+  return id.length > 12 ? id.slice(-8) : id;
+}
+
+function absolute(url: string): string {
+  try {
+    return new URL(url, window.location.origin).href;
+  } catch {
+    return url;
+  }
+}
+
+export function BatchPage({ id }: { id: string }) {
+  const { t, problem } = useI18n();
+  const live = useBatchLive(id);
+  const b = live.state.batch;
+  const [lightbox, setLightbox] = useState<string | null>(null);
+
+  if (!b) {
+    return (
+      <section>
+        <PageHeader title={t('batch.title')}>
+          <span className="mono">{id}</span>
+        </PageHeader>
+        {live.error ? (
+          <>
+            <ErrorNote error={live.error} onRetry={live.refresh} />
+            <Link to="/history" className="btn">
+              {t('batch.back')}
+            </Link>
+          </>
+        ) : (
+          <Spinner />
+        )}
+      </section>
+    );
+  }
+
+  const images = b.groups.flatMap((g) => g.images.map((im) => ({ im, g })));
+  const viewable = images.filter((x) => x.im.status === 'succeeded' && x.im.urls?.preview);
+
+  return (
+    <section
+      className="batch-page"
+      data-testid="batch-page"
+      data-status={b.status}
+      data-succeeded={b.progress.succeeded}
+      data-total={b.progress.total}
+      data-live={live.mode}
+    >
+      <PageHeader title={t('batch.titleId', { id: shortId(b.id) })}>
+        <span className="batch-head">
+          <StatusPill status={b.status} />
+          <LiveBadge mode={live.mode} />
+          <Link to="/history" className="small">
+            ← {t('batch.back')}
+          </Link>
+        </span>
+      </PageHeader>
+      {live.error ? <Notice kind="warn">{t('batch.fetchError', { message: problem(live.error) })}</Notice> : null}
+
+      <Summary b={b} />
+      <Actions b={b} apply={live.apply} />
+
+      <div className="group-grid">
+        {b.groups.map((g) => (
+          <GroupCard key={g.id} b={b} g={g} apply={live.apply} onOpen={setLightbox} />
+        ))}
+      </div>
+
+      <ActivityLog log={live.state.log} seq={live.state.seq} b={b} load={live.loadLog} />
+
+      {lightbox && (
+        <Lightbox
+          items={viewable}
+          current={lightbox}
+          onMove={setLightbox}
+          onClose={() => setLightbox(null)}
+        />
+      )}
+    </section>
+  );
+}
+
+function LiveBadge({ mode }: { mode: LiveMode }) {
+  const { t } = useI18n();
+  return (
+    <span className={`live-badge live-${mode}`} title={t(`batch.live.${mode}` as const)}>
+      <span className="live-dot" aria-hidden="true" />
+      {t(`batch.live.${mode}` as const)}
+    </span>
+  );
+}
+
+function Summary({ b }: { b: Batch }) {
+  const { t, formatDateTime } = useI18n();
+  const l = useLabels();
+  const p = b.progress;
+  const pct = p.total ? Math.round((p.done / p.total) * 100) : 0;
+  const active = ACTIVE.has(b.status);
+  const reasons = Object.entries(b.report?.reasons ?? {}).filter(([, n]) => n > 0);
+  const prm = b.params ?? {};
+  return (
+    <section className="card batch-summary" aria-label={t('batch.progressLabel')}>
+      <div className="progress-line">
+        <strong data-testid="progress-text">{t('batch.progress', { done: p.done, total: p.total })}</strong>
+        <span className="muted small">{t('batch.progressDetail', { succeeded: p.succeeded, failed: p.failed })}</span>
+      </div>
+      <div
+        className={`progress${p.failed ? ' has-failed' : ''}`}
+        role="progressbar"
+        aria-label={t('batch.progressLabel')}
+        aria-valuemin={0}
+        aria-valuemax={p.total}
+        aria-valuenow={p.done}
+        aria-valuetext={t('batch.progress', { done: p.done, total: p.total })}
+      >
+        <span className="progress-ok" style={{ width: `${p.total ? (p.succeeded / p.total) * 100 : 0}%` }} />
+        <span className="progress-bad" style={{ width: `${p.total ? (p.failed / p.total) * 100 : 0}%` }} />
+      </div>
+      <span className="sr-only" aria-live="polite">
+        {pct}%
+      </span>
+      {active && (b.queue_position !== undefined || b.eta_seconds !== undefined) && (
+        <p className="muted small queue-line">
+          {b.queue_position ? t('batch.queue', { count: b.queue_position }) : null}
+          {b.queue_position && b.eta_seconds !== undefined ? ' · ' : null}
+          {b.eta_seconds !== undefined ? t('batch.eta', { duration: l.duration(b.eta_seconds) }) : null}
+        </p>
+      )}
+      {b.message && <Notice kind={b.status === 'failed' || b.status === 'partially_failed' ? 'warn' : 'info'}>{b.message}</Notice>}
+      <dl className="facts batch-facts">
+        <dt>{t('batch.cost')}</dt>
+        <dd data-testid="batch-cost">{formatMoney(b.cost)}</dd>
+        <dt>{t('batch.estimate')}</dt>
+        <dd>{formatMoney(b.estimate?.total)}</dd>
+        {b.budget && (
+          <>
+            <dt>{t('batch.cap')}</dt>
+            <dd>{formatMoney(b.budget)}</dd>
+          </>
+        )}
+        <dt>{t('history.col.mode')}</dt>
+        <dd>
+          {l.mode(b.mode)}
+          {prm.aspect ? (
+            <span className="muted small">
+              {' · '}
+              {t('batch.settings', { aspect: prm.aspect, resolution: prm.resolution ?? '', enhance: t(`output.enhance.${prm.enhance ?? 'balanced'}` as never) })}
+            </span>
+          ) : null}
+        </dd>
+        <dt>{t('batch.created')}</dt>
+        <dd>{formatDateTime(b.created_at)}</dd>
+        {b.finished_at && (
+          <>
+            <dt>{t('batch.finished')}</dt>
+            <dd>{formatDateTime(b.finished_at)}</dd>
+          </>
+        )}
+        {prm.rerun_of && (
+          <>
+            <dt>{t('batch.rerun')}</dt>
+            <dd>
+              <Link to={`/batches/${encodeURIComponent(prm.rerun_of)}`}>{t('batch.rerunOf', { id: shortId(prm.rerun_of) })}</Link>
+            </dd>
+          </>
+        )}
+      </dl>
+      {reasons.length > 0 && (
+        <div className="reasons">
+          <span className="label">{t('batch.reasons')}</span>
+          <ul>
+            {reasons.map(([r, n]) => (
+              <li key={r}>{t('batch.reasonCount', { reason: l.reason(r), count: n })}</li>
+            ))}
+          </ul>
+        </div>
+      )}
+    </section>
+  );
+}
+
+type ActionName = 'cancel' | 'pause' | 'resume' | 'retry' | 'rerun' | 'share';
+
+function Actions({ b, apply }: { b: Batch; apply: (b: Batch) => void }) {
+  const { t } = useI18n();
+  const [busy, setBusy] = useState<ActionName | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const [confirmCancel, setConfirmCancel] = useState(false);
+  const [link, setLink] = useState<SignedLink | null>(null);
+  const terminal = isTerminalBatch(b.status);
+  const retryable = b.groups.reduce((n, g) => n + g.images.filter((im) => isRetryableImage(im.status)).length, 0);
+
+  const run = async (name: ActionName, fn: () => Promise<void>) => {
+    setBusy(name);
+    setError(null);
+    try {
+      await fn();
+    } catch (e) {
+      setError(e);
+    } finally {
+      setBusy(null);
+    }
+  };
+
+  const control = (name: 'cancel' | 'pause' | 'resume' | 'retry') =>
+    run(name, async () => {
+      apply(await api.batchAction(b.id, name));
+      setConfirmCancel(false);
+    });
+
+  const share = () =>
+    run('share', async () => {
+      const l = await api.batchLink(b.id, { expires_in: '7d' });
+      const full = { ...l, url: absolute(l.url) };
+      setLink(full);
+      await copyText(full.url);
+    });
+
+  return (
+    <section className="card batch-actions" aria-label={t('batch.actions')}>
+      <div className="row wrap">
+        {b.progress.succeeded > 0 ? (
+          <a className="btn btn-primary" href={b.download} download data-testid="download-batch">
+            {t('batch.download')}
+          </a>
+        ) : (
+          <button type="button" className="btn btn-primary" disabled>
+            {t('batch.download')}
+          </button>
+        )}
+        <button type="button" className="btn" disabled={busy !== null || b.progress.succeeded === 0} onClick={() => void share()}>
+          {t('batch.share')}
+        </button>
+        {PAUSABLE.has(b.status) && (
+          <button type="button" className="btn" disabled={busy !== null} onClick={() => void control('pause')}>
+            {t('batch.pause')}
+          </button>
+        )}
+        {b.status === 'paused' && (
+          <button type="button" className="btn" disabled={busy !== null} onClick={() => void control('resume')}>
+            {t('batch.resume')}
+          </button>
+        )}
+        {terminal && retryable > 0 && (
+          <button type="button" className="btn" disabled={busy !== null} onClick={() => void control('retry')}>
+            {t('batch.retryFailed', { count: retryable })}
+          </button>
+        )}
+        <button
+          type="button"
+          className="btn"
+          title={t('batch.rerunHint')}
+          disabled={busy !== null}
+          onClick={() =>
+            void run('rerun', async () => {
+              const nb = await api.rerunBatch(b.id);
+              navigate('/batches/' + encodeURIComponent(nb.id));
+            })
+          }
+        >
+          {t('batch.rerun')}
+        </button>
+        {ACTIVE.has(b.status) &&
+          (confirmCancel ? (
+            <>
+              <button type="button" className="btn btn-danger" disabled={busy !== null} onClick={() => void control('cancel')}>
+                {t('batch.cancelConfirm')}
+              </button>
+              <button type="button" className="btn btn-ghost" onClick={() => setConfirmCancel(false)}>
+                {t('common.close')}
+              </button>
+            </>
+          ) : (
+            <button type="button" className="btn btn-danger-outline" disabled={busy !== null} onClick={() => setConfirmCancel(true)}>
+              {t('batch.cancel')}
+            </button>
+          ))}
+      </div>
+      {link && <ShareLink link={link} />}
+      <ProblemPanel error={error} />
+    </section>
+  );
+}
+
+function ShareLink({ link }: { link: SignedLink }) {
+  const { t, formatDateTime } = useI18n();
+  return (
+    <div className="share-link" data-testid="share-link">
+      <label className="label" htmlFor={`share-${link.url.length}`}>
+        {t('batch.shareLink', { at: formatDateTime(link.expires_at) })}
+      </label>
+      <div className="row">
+        <input id={`share-${link.url.length}`} className="input mono" readOnly value={link.url} onFocus={(e) => e.currentTarget.select()} />
+        <CopyButton text={link.url} />
+      </div>
+    </div>
+  );
+}
+
+function GroupCard({ b, g, apply, onOpen }: { b: Batch; g: BatchGroup; apply: (b: Batch) => void; onOpen: (imageId: string) => void }) {
+  const { t } = useI18n();
+  const l = useLabels();
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  const [link, setLink] = useState<SignedLink | null>(null);
+  const n = g.index + 1;
+  const succeeded = g.images.filter((im) => im.status === 'succeeded').length;
+  const retryable = g.images.filter((im) => isRetryableImage(im.status)).length;
+  const titleId = `group-${g.id}-title`;
+
+  const act = async (fn: () => Promise<void>) => {
+    setBusy(true);
+    setError(null);
+    try {
+      await fn();
+    } catch (e) {
+      setError(e);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <article className="card group-card" aria-labelledby={titleId} data-testid="group-card" data-group-status={g.status}>
+      <header className="group-head">
+        <h2 id={titleId}>
+          <span className="group-n">{t('batch.group', { n })}</span>
+          <span className="group-place">{l.shortPlace(g.scene)}</span>
+        </h2>
+        <StatusPill status={g.status} kind="group" />
+      </header>
+      <p className="group-scene small">
+        <span className="muted">{g.scene.province} · {g.scene.prefecture}</span>
+        <br />
+        {l.month(g.combination.month)} · {l.season(g.scene.season)} · {l.road(g.scene.road)}
+      </p>
+      {g.scene.elements?.length ? (
+        <ul className="tags group-elements" aria-label={t('plan.col.elements')}>
+          {g.scene.elements.map((e) => (
+            <li key={e.id} className="tag">
+              {l.element(e)}
+            </li>
+          ))}
+        </ul>
+      ) : null}
+      <ul className="slots" aria-label={t('batch.groupImages', { n })}>
+        {g.images.map((im) => (
+          <Slot key={im.id} im={im} g={g} onOpen={onOpen} />
+        ))}
+      </ul>
+      <div className="row wrap group-actions">
+        {succeeded > 0 ? (
+          <a className="btn btn-small" href={g.download} download data-testid="download-group">
+            {t('batch.groupDownload')}
+          </a>
+        ) : null}
+        {succeeded > 0 && (
+          <button
+            type="button"
+            className="btn btn-small"
+            disabled={busy}
+            onClick={() =>
+              void act(async () => {
+                const lk = await api.batchLink(b.id, { expires_in: '7d', group_id: g.id });
+                const full = { ...lk, url: absolute(lk.url) };
+                setLink(full);
+                await copyText(full.url);
+              })
+            }
+          >
+            {t('batch.groupShare')}
+          </button>
+        )}
+        {isTerminalBatch(b.status) && retryable > 0 && (
+          <button type="button" className="btn btn-small" disabled={busy} onClick={() => void act(async () => apply(await api.retryGroup(b.id, g.id)))}>
+            {t('batch.groupRetry')}
+          </button>
+        )}
+      </div>
+      {link && <ShareLink link={link} />}
+      <ErrorNote error={error} />
+    </article>
+  );
+}
+
+function Slot({ im, g, onOpen }: { im: BatchImage; g: BatchGroup; onOpen: (id: string) => void }) {
+  const { t } = useI18n();
+  const l = useLabels();
+  const variant = l.variant(im.variant);
+  const label = t('batch.imageAlt', { group: g.index + 1, variant, place: l.shortPlace(g.scene) });
+  const ok = im.status === 'succeeded' && im.urls?.thumb;
+  return (
+    <li className={`slot slot-${im.status}`} data-testid="slot" data-status={im.status}>
+      {ok ? (
+        <button type="button" className="slot-img" onClick={() => onOpen(im.id)} aria-label={t('batch.open', { label })}>
+          <img src={im.urls.thumb} alt={label} loading="lazy" decoding="async" />
+        </button>
+      ) : (
+        <div className="slot-empty" role="img" aria-label={`${variant}: ${l.imageStatus(im.status)}`}>
+          {im.status === 'running' || im.status === 'queued' ? <span className={`spinner${im.status === 'queued' ? ' is-idle' : ''}`} aria-hidden="true" /> : null}
+          <span className="slot-status">{l.imageStatus(im.status)}</span>
+          {im.reason && im.status !== 'succeeded' && <span className="slot-reason">{l.reason(im.reason)}</span>}
+        </div>
+      )}
+      <span className="slot-caption small">
+        {variant}
+        {im.qc_tries ? <span className="muted"> · {t('batch.qcTries', { count: im.qc_tries })}</span> : null}
+      </span>
+    </li>
+  );
+}
+
+function Lightbox({
+  items,
+  current,
+  onMove,
+  onClose,
+}: {
+  items: { im: BatchImage; g: BatchGroup }[];
+  current: string;
+  onMove: (id: string) => void;
+  onClose: () => void;
+}) {
+  const { t } = useI18n();
+  const l = useLabels();
+  const closeRef = useRef<HTMLButtonElement>(null);
+  const opener = useRef<Element | null>(null);
+  const i = items.findIndex((x) => x.im.id === current);
+
+  useEffect(() => {
+    opener.current = document.activeElement;
+    closeRef.current?.focus();
+    return () => {
+      if (opener.current instanceof HTMLElement) opener.current.focus();
+    };
+  }, []);
+
+  if (i < 0) return null;
+  const { im, g } = items[i];
+  const label = t('batch.imageAlt', { group: g.index + 1, variant: l.variant(im.variant), place: l.shortPlace(g.scene) });
+  const move = (d: number) => onMove(items[(i + d + items.length) % items.length].im.id);
+  const onKey = (e: KeyboardEvent) => {
+    if (e.key === 'Escape') onClose();
+    else if (e.key === 'ArrowRight') move(1);
+    else if (e.key === 'ArrowLeft') move(-1);
+  };
+
+  return (
+    <div className="lightbox" role="dialog" aria-modal="true" aria-label={t('batch.lightbox')} onKeyDown={onKey} onClick={(e) => e.target === e.currentTarget && onClose()}>
+      <figure className="lightbox-body">
+        <img src={im.urls.preview} alt={label} />
+        <figcaption>
+          <span>{label}</span>
+          <span className="row">
+            <button type="button" className="btn btn-small" onClick={() => move(-1)} disabled={items.length < 2}>
+              ← {t('batch.prev')}
+            </button>
+            <button type="button" className="btn btn-small" onClick={() => move(1)} disabled={items.length < 2}>
+              {t('batch.next')} →
+            </button>
+            <a className="btn btn-small" href={im.urls.full} target="_blank" rel="noopener">
+              {t('batch.fullSize')}
+            </a>
+            <button ref={closeRef} type="button" className="btn btn-small" onClick={onClose}>
+              {t('common.close')}
+            </button>
+          </span>
+        </figcaption>
+      </figure>
+    </div>
+  );
+}
+
+function ActivityLog({ log, seq, b, load }: { log: LiveEvent[]; seq: number; b: Batch; load: () => Promise<void> }) {
+  const { t, formatDateTime } = useI18n();
+  const l = useLabels();
+  const [open, setOpen] = useState(false);
+  // While open, the stored events catch up with the view (the socket, when
+  // live, delivers them anyway; then this finds nothing new).
+  useEffect(() => {
+    if (open) void load();
+  }, [open, seq, load]);
+  if (seq === 0 && log.length === 0) return null;
+  const where = new Map<string, string>();
+  for (const g of b.groups) {
+    for (const im of g.images) where.set(im.id, `${t('batch.group', { n: g.index + 1 })} · ${l.variant(im.variant)}`);
+    where.set(g.id, t('batch.group', { n: g.index + 1 }));
+  }
+  const describe = (e: LiveEvent) => {
+    const d = e.data;
+    const target = (typeof d.image_id === 'string' && where.get(d.image_id)) || (typeof d.group_id === 'string' && where.get(d.group_id)) || '';
+    const status = typeof d.status === 'string' ? d.status : '';
+    const reason = typeof d.reason === 'string' && d.reason ? ` (${l.reason(d.reason)})` : '';
+    const sub = e.kind.split(/[._]/)[1] ?? '';
+    const what = e.kind.startsWith('image')
+      ? l.imageStatus(status || sub)
+      : e.kind.startsWith('group')
+        ? l.groupStatus(status || sub)
+        : status
+          ? l.batchStatus(status)
+          : e.kind;
+    return `${target ? target + ': ' : ''}${what}${reason}`;
+  };
+  const recent = log.slice(-100).reverse();
+  return (
+    <details className="card activity" onToggle={(e) => setOpen(e.currentTarget.open)}>
+      <summary>{t('batch.activity', { count: Math.max(seq, log.length) })}</summary>
+      <ol className="activity-list">
+        {recent.map((e) => (
+          <li key={e.seq}>
+            <span className="mono muted small">#{e.seq}</span> <span className="muted small">{e.at ? formatDateTime(e.at) : ''}</span> {describe(e)}
+          </li>
+        ))}
+      </ol>
+    </details>
+  );
+}
