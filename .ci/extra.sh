@@ -7,3 +7,4 @@ t "browser e2e (Chromium)" bash .ci/browser.sh
 if [ -d internal/upload ]; then
   t "fuzz intake (15s)" go test -run '^$' -fuzz=FuzzIntake -fuzztime=15s ./internal/upload
 fi
+t "ops checks (nginx, promtool, backup)" bash .ci/ops.sh
