@@ -18,6 +18,7 @@ import (
 	"github.com/ludeng/ludeng/internal/plan"
 	"github.com/ludeng/ludeng/internal/provider"
 	"github.com/ludeng/ludeng/internal/signedurl"
+	"github.com/ludeng/ludeng/internal/webhook"
 )
 
 // openPipeline builds the planner and the River pipeline and registers the
@@ -43,7 +44,15 @@ func (a *app) openPipeline(ctx context.Context) error {
 		return &exitError{code: 2, err: err}
 	}
 	copts := cleanup.OptionsFromEnv(a.cfg.env)
+	wcfg := webhook.ConfigFromEnv(a.cfg.env)
 	if err := a.cfg.env.Err(); err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	if wcfg.AllowHTTPLoopback {
+		a.logger.Warn("LUDENG_WEBHOOK_ALLOW_HTTP_LOOPBACK is set: webhooks may target http:// loopback URLs (tests and local development only)")
+	}
+	hooks, err := webhook.NewClient(wcfg)
+	if err != nil {
 		return &exitError{code: 2, err: err}
 	}
 	runCleanup := func(ctx context.Context) error {
@@ -57,7 +66,7 @@ func (a *app) openPipeline(ctx context.Context) error {
 		return err
 	}
 	p, err := pipeline.New(cfg, pipeline.Deps{DB: a.db, Planner: planner, Pool: a.pool, Images: a.images, Enhancer: a.enhancer,
-		Blobs: a.blobs, Logger: a.logger, Registerer: a.registry, Cleanup: runCleanup})
+		Blobs: a.blobs, Logger: a.logger, Registerer: a.registry, Cleanup: runCleanup, Version: Version, Webhooks: hooks})
 	if err != nil {
 		return &exitError{code: 2, err: err}
 	}
@@ -67,6 +76,8 @@ func (a *app) openPipeline(ctx context.Context) error {
 	}
 	a.api.EnableBatches(httpapi.BatchDeps{Pipeline: p, Blobs: a.blobs, Signer: signedurl.Signer{Key: a.cfg.SecretKey},
 		Location: a.cfg.Timezone})
+	a.api.EnableWebhooks(httpapi.WebhookDeps{Pipeline: p, Client: hooks})
+	a.api.EnablePresets(p)
 	return nil
 }
 

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"image"
 	"image/color"
@@ -12,11 +13,13 @@ import (
 	"net/http/cookiejar"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 )
 
@@ -176,35 +179,28 @@ func checkOnce(t *testing.T, c *binAPI, id string) (events []map[string]any) {
 }
 
 // TestPipelineCrashRecovery runs the real binary against the fake
-// providers (2 s per image): kill -9 mid-batch, restart, and the batch is
-// terminal within 90 s with each image stored once; then SIGTERM mid-batch
-// exits 0 and after a restart there are no duplicates either.
+// providers (2 s per image) on each engine: kill -9 mid-batch, restart, and
+// the batch is terminal within 90 s with each image stored once; then
+// SIGTERM mid-batch exits 0 and after a restart there are no duplicates
+// either. On PostgreSQL the restarted process is a new node: it finds the
+// killed one dead by its heartbeat and puts its running jobs back.
 func TestPipelineCrashRecovery(t *testing.T) {
 	t.Parallel()
 	bin := buildBinary(t)
-	fakeAddr, addr := freePort(t), freePort(t)
-	fakeCmd := exec.Command(bin, "fake-providers", "--listen", fakeAddr)
-	fakeLogs := &syncBuffer{}
-	fakeCmd.Stderr, fakeCmd.Stdout = fakeLogs, fakeLogs
-	require.NoError(t, fakeCmd.Start())
-	t.Cleanup(func() { _ = fakeCmd.Process.Kill(); _ = fakeCmd.Wait() })
-	require.Eventually(t, func() bool {
-		res, err := http.Post("http://"+fakeAddr+"/_fake/config", "application/json", strings.NewReader(`{"latency":{"base":"2s"}}`))
-		if err != nil {
-			return false
-		}
-		res.Body.Close()
-		return res.StatusCode == 200
-	}, 30*time.Second, 50*time.Millisecond, fakeLogs.String())
-
-	env := []string{"LUDENG_DATA_DIR=" + t.TempDir(), "LUDENG_ADMIN_PASSWORD=admin-password-1", "LUDENG_DATABASE_URL=",
-		"LUDENG_IMAGE_PROVIDERS=gemini", "LUDENG_GEMINI_API_KEY=fake", "LUDENG_GEMINI_BASE_URL=http://" + fakeAddr + "/gemini",
-		"LUDENG_GEMINI_RPM=0", "LUDENG_GEMINI_IPM=0", "LUDENG_PIPELINE_JOB_TIMEOUT=20s", "LUDENG_PIPELINE_RESCUE_AFTER=30s",
-		"LUDENG_SHUTDOWN_TIMEOUT=10s"}
-	if url := os.Getenv("LUDENG_TEST_DATABASE_URL"); url != "" {
-		t.Logf("the binary runs on SQLite here; PostgreSQL crash recovery is covered by River's rescuer the same way")
+	fakeAddr := startFakes(t, bin, `{"latency":{"base":"2s"}}`)
+	for _, engine := range testEngines() {
+		t.Run(engine, func(t *testing.T) {
+			t.Parallel()
+			env := append(engineEnv(t, engine), "LUDENG_DATA_DIR="+t.TempDir(), "LUDENG_ADMIN_PASSWORD=admin-password-1",
+				"LUDENG_IMAGE_PROVIDERS=gemini", "LUDENG_GEMINI_API_KEY=fake", "LUDENG_GEMINI_BASE_URL=http://"+fakeAddr+"/gemini",
+				"LUDENG_GEMINI_RPM=0", "LUDENG_GEMINI_IPM=0", "LUDENG_PIPELINE_JOB_TIMEOUT=20s", "LUDENG_PIPELINE_RESCUE_AFTER=30s",
+				"LUDENG_PIPELINE_SLOT_WAIT=5s", "LUDENG_NODE_HEARTBEAT=1s", "LUDENG_NODE_DEAD_AFTER=5s", "LUDENG_SHUTDOWN_TIMEOUT=10s")
+			crashRecovery(t, bin, freePort(t), env)
+		})
 	}
+}
 
+func crashRecovery(t *testing.T, bin, addr string, env []string) {
 	s := startServer(t, bin, addr, env)
 	c := login(t, addr)
 	up := c.upload()
@@ -244,6 +240,104 @@ func TestPipelineCrashRecovery(t *testing.T) {
 	c = login(t, addr)
 	waitTerminalBin(t, c, s, id2)
 	checkOnce(t, c, id2)
+}
+
+// TestPauseAfterCrash: with LUDENG_PIPELINE_PAUSE_AFTER_CRASH a restart
+// after kill -9 leaves image generation paused until an admin resumes it.
+func TestPauseAfterCrash(t *testing.T) {
+	t.Parallel()
+	bin := buildBinary(t)
+	fakeAddr := startFakes(t, bin, `{"latency":{"base":"1s"}}`)
+	addr := freePort(t)
+	env := append(engineEnv(t, "sqlite"), "LUDENG_DATA_DIR="+t.TempDir(), "LUDENG_ADMIN_PASSWORD=admin-password-1",
+		"LUDENG_IMAGE_PROVIDERS=gemini", "LUDENG_GEMINI_API_KEY=fake", "LUDENG_GEMINI_BASE_URL=http://"+fakeAddr+"/gemini",
+		"LUDENG_GEMINI_RPM=0", "LUDENG_GEMINI_IPM=0", "LUDENG_PIPELINE_PAUSE_AFTER_CRASH=true")
+	s := startServer(t, bin, addr, env)
+	c := login(t, addr)
+	up := c.upload()
+	code, b := c.json("POST", "/api/v1/batches", map[string]any{"upload_id": up, "mode": "smart", "groups": 2, "enhance": "off"})
+	require.Equal(t, http.StatusAccepted, code, b)
+	id := b["id"].(string)
+	require.Eventually(t, func() bool { _, n := batchState(c, id); return n >= 1 }, 60*time.Second, 100*time.Millisecond)
+	require.NoError(t, s.cmd.Process.Signal(syscall.SIGKILL))
+	<-s.exited
+
+	s = startServer(t, bin, addr, env)
+	c = login(t, addr)
+	require.Eventually(t, func() bool {
+		return strings.Contains(s.logs.String(), "image generation paused after an unclean shutdown")
+	},
+		30*time.Second, 100*time.Millisecond, s.logs.String())
+	// Paused: nothing more is stored while the queue stays paused.
+	_, before := batchState(c, id)
+	time.Sleep(3 * time.Second)
+	status, after := batchState(c, id)
+	require.Equal(t, before, after, "no image finished while generation was paused (status %s)", status)
+	code, v := c.json("POST", "/api/v1/admin/queue/resume", nil)
+	require.Less(t, code, 300, v)
+	waitTerminalBin(t, c, s, id)
+	checkOnce(t, c, id)
+
+	// A clean stop is not a crash: the next start does not pause.
+	require.NoError(t, s.cmd.Process.Signal(syscall.SIGTERM))
+	<-s.exited
+	require.NoError(t, s.err)
+	s = startServer(t, bin, addr, env)
+	login(t, addr)
+	require.Never(t, func() bool { return strings.Contains(s.logs.String(), "image generation paused") }, 2*time.Second, 100*time.Millisecond)
+}
+
+// startFakes runs `ludeng fake-providers` with the given scenario config.
+func startFakes(t *testing.T, bin, config string) string {
+	t.Helper()
+	fakeAddr := freePort(t)
+	fakeCmd := exec.Command(bin, "fake-providers", "--listen", fakeAddr)
+	fakeLogs := &syncBuffer{}
+	fakeCmd.Stderr, fakeCmd.Stdout = fakeLogs, fakeLogs
+	require.NoError(t, fakeCmd.Start())
+	t.Cleanup(func() { _ = fakeCmd.Process.Kill(); _ = fakeCmd.Wait() })
+	require.Eventually(t, func() bool {
+		res, err := http.Post("http://"+fakeAddr+"/_fake/config", "application/json", strings.NewReader(config))
+		if err != nil {
+			return false
+		}
+		res.Body.Close()
+		return res.StatusCode == 200
+	}, 30*time.Second, 50*time.Millisecond, fakeLogs.String())
+	return fakeAddr
+}
+
+// testEngines: SQLite always, PostgreSQL when LUDENG_TEST_DATABASE_URL is set.
+func testEngines() []string {
+	if os.Getenv("LUDENG_TEST_DATABASE_URL") != "" {
+		return []string{"sqlite", "postgres"}
+	}
+	return []string{"sqlite"}
+}
+
+// engineEnv points the binary at SQLite in its data dir, or at a fresh
+// PostgreSQL schema (search_path in the URL) dropped when the test ends.
+func engineEnv(t *testing.T, engine string) []string {
+	t.Helper()
+	if engine == "sqlite" {
+		return []string{"LUDENG_DATABASE_URL="}
+	}
+	base := os.Getenv("LUDENG_TEST_DATABASE_URL")
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, base)
+	require.NoError(t, err)
+	schema := "cli_" + strings.ReplaceAll(strconv.FormatInt(time.Now().UnixNano(), 36), "-", "")
+	_, err = conn.Exec(ctx, "CREATE SCHEMA "+schema)
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		_, _ = conn.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
+		_ = conn.Close(context.Background())
+	})
+	sep := "?"
+	if strings.Contains(base, "?") {
+		sep = "&"
+	}
+	return []string{"LUDENG_DATABASE_URL=" + base + sep + "search_path=" + schema}
 }
 
 // waitTerminalBin waits up to 90 s for a terminal batch; on failure it

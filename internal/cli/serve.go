@@ -25,6 +25,7 @@ import (
 	"github.com/ludeng/ludeng/internal/poolsync"
 	"github.com/ludeng/ludeng/internal/provider"
 	"github.com/ludeng/ludeng/internal/store"
+	"github.com/ludeng/ludeng/internal/ws"
 	"github.com/ludeng/ludeng/web"
 )
 
@@ -41,6 +42,7 @@ type app struct {
 	images   *provider.Service
 	enhancer *provider.PromptEnhancer
 	pipeline *pipeline.Pipeline
+	live     *ws.Handler
 	// closers run in reverse order on close.
 	closers []func() error
 }
@@ -133,6 +135,10 @@ func openApp(ctx context.Context, cfg *Config, logger *slog.Logger, webFS fs.FS)
 		return nil, err
 	}
 	if err := a.openPipeline(ctx); err != nil {
+		a.close()
+		return nil, err
+	}
+	if err := a.openLive(ctx); err != nil {
 		a.close()
 		return nil, err
 	}
@@ -290,6 +296,11 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, webFS fs.FS, r
 	} else if err != nil {
 		logger.Warn("shutdown timeout reached; remaining connections closed")
 		_ = srv.Close()
+	}
+	// Shutdown does not wait for hijacked WebSocket connections; they were
+	// told to close (1001) when shutdown began.
+	if err := a.live.Wait(sctx); err != nil {
+		logger.Warn("websocket connections still open at the shutdown timeout")
 	}
 	logger.Info("stopping pipeline workers: running jobs finish or are interrupted", slog.Duration("timeout", cfg.ShutdownTimeout))
 	pipelineStopped = true

@@ -156,6 +156,9 @@ func TestAccessTable(t *testing.T) {
 		batchCase("POST", "/api/v1/batches/%s/links", http.StatusCreated),
 		batchCase("GET", "/api/v1/batches/%s/download", http.StatusOK),
 		batchCase("DELETE", "/api/v1/batches/%s", http.StatusConflict),
+		presetCase("GET", http.StatusOK),
+		presetCase("PATCH", http.StatusOK),
+		presetCase("DELETE", http.StatusNoContent),
 		{
 			name: "PUT /api/v1/admin/users/{id}/budget",
 			create: func(t *testing.T, b *testBundle, owner *client) (string, string) {

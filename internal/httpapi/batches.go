@@ -45,6 +45,7 @@ func (s *Server) EnableBatches(d BatchDeps) {
 		d.Location = time.UTC
 	}
 	a := &batchAPI{s: s, d: d}
+	s.batches = a
 	s.AddRoutes(
 		Route{Method: "POST", Path: "/api/v1/batches", Access: Authenticated, Handle: a.create},
 		Route{Method: "GET", Path: "/api/v1/batches", Access: Authenticated, Handle: a.list},
@@ -127,7 +128,12 @@ func imageURLs(im *store.Image) map[string]string {
 	if im.ResultKey == "" {
 		return map[string]string{}
 	}
-	base := "/api/v1/images/" + im.ID + "/content"
+	return contentURLs(im.ID)
+}
+
+// contentURLs are an image's content links by size.
+func contentURLs(imageID string) map[string]string {
+	base := "/api/v1/images/" + imageID + "/content"
 	return map[string]string{"thumb": base + "?size=thumb", "preview": base + "?size=preview", "full": base + "?size=full"}
 }
 

@@ -108,10 +108,13 @@ func setupBatches(t *testing.T, engine store.Engine, o batchOpts) *batchBundle {
 		est = o.price
 	}
 	cfg.PricePerImage, cfg.PricePerImage1536 = est, est
+	hooks := testWebhookClient(t)
 	pipe, err := pipeline.New(cfg, pipeline.Deps{DB: b.db, Planner: planner, Pool: pm, Images: svc, Enhancer: enh, Blobs: blobs,
-		Registerer: reg})
+		Registerer: reg, Webhooks: hooks})
 	require.NoError(t, err)
 	api.EnableBatches(httpapi.BatchDeps{Pipeline: pipe, Blobs: blobs, Signer: signer})
+	enableIntegrations(api, pipe, hooks)
+	enableLive(t, b.db, api)
 	require.NoError(t, pipe.Start(ctx))
 	t.Cleanup(func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -133,9 +136,13 @@ func enableBatchRoutes(t *testing.T, b *testBundle, api *httpapi.Server, pm *poo
 	require.NoError(t, err)
 	planner, err := plan.New(plan.Config{}, b.db)
 	require.NoError(t, err)
-	pipe, err := pipeline.New(pipeline.Config{}, pipeline.Deps{DB: b.db, Planner: planner, Pool: pm, Images: svc, Enhancer: enh, Blobs: blobs})
+	hooks := testWebhookClient(t)
+	pipe, err := pipeline.New(pipeline.Config{}, pipeline.Deps{DB: b.db, Planner: planner, Pool: pm, Images: svc, Enhancer: enh, Blobs: blobs,
+		Webhooks: hooks})
 	require.NoError(t, err)
 	api.EnableBatches(httpapi.BatchDeps{Pipeline: pipe, Blobs: blobs, Signer: signer})
+	enableIntegrations(api, pipe, hooks)
+	enableLive(t, b.db, api)
 	enableRiverUI(t, api, pipe)
 }
 
@@ -555,6 +562,47 @@ func TestBatchFailureInjection(t *testing.T) {
 // events; cancel mid-batch stops the rest (no further provider calls),
 // keeps finished images, releases the groups without any, and only then
 // may the batch be deleted.
+// TestBatchCancelDeletesWaitingJobs: a paused batch's generate jobs sit
+// snoozed in River; cancelling deletes them instead of leaving them to wake.
+func TestBatchCancelDeletesWaitingJobs(t *testing.T) {
+	t.Parallel()
+	forEachEngine(t, func(t *testing.T, engine store.Engine) {
+		b := setupBatches(t, engine, batchOpts{fakeGemini: true, price: 1, cfg: pipeline.Config{Concurrency: 1, PausedPoll: time.Hour}})
+		b.createUser(t, "ops", store.RoleOperator)
+		c := b.login(t, "ops")
+		up := uploadPhoto(t, c)
+		res := c.do("POST", "/api/v1/batches", map[string]any{"upload_id": up, "mode": "smart", "groups": 2, "enhance": "off"})
+		require.Equal(t, http.StatusAccepted, res.status, string(res.body))
+		id := res.json(t)["id"].(string)
+		res = c.do("POST", "/api/v1/batches/"+id+"/pause", nil)
+		require.Equal(t, http.StatusOK, res.status, string(res.body))
+		// Every image not yet done has a snoozed job and none is running.
+		ctx := context.Background()
+		require.Eventually(t, func() bool {
+			queued, running := 0, 0
+			for _, g := range c.do("GET", "/api/v1/batches/"+id, nil).json(t)["groups"].([]any) {
+				for _, im := range g.(map[string]any)["images"].([]any) {
+					switch im.(map[string]any)["status"] {
+					case store.ImageQueued:
+						queued++
+					case store.ImageRunning:
+						running++
+					}
+				}
+			}
+			n, err := b.pipe.WaitingJobs(ctx, id)
+			require.NoError(t, err)
+			return running == 0 && queued > 0 && n == queued
+		}, time.Minute, 20*time.Millisecond)
+		res = c.do("POST", "/api/v1/batches/"+id+"/cancel", nil)
+		require.Equal(t, http.StatusOK, res.status, string(res.body))
+		n, err := b.pipe.WaitingJobs(ctx, id)
+		require.NoError(t, err)
+		require.Zero(t, n, "waiting jobs deleted with the cancel")
+		require.Equal(t, store.BatchCancelled, waitTerminal(t, c, id)["status"])
+	})
+}
+
 func TestBatchCancelPauseResume(t *testing.T) {
 	t.Parallel()
 	forEachEngine(t, func(t *testing.T, engine store.Engine) {

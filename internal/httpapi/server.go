@@ -103,6 +103,7 @@ type Server struct {
 	pool      PoolService
 	uploads   *UploadDeps
 	providers ProviderAdmin
+	batches   *batchAPI
 	extra     []Route
 	handler   http.Handler
 	// dummyHash is verified against when the user does not exist, so a

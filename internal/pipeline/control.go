@@ -19,8 +19,9 @@ var (
 	ErrNothingToRetry = fault.New(fault.Conflict, "batch_nothing_to_retry", "No failed images to retry.")
 )
 
-// Cancel stops a batch: queued images are cancelled (their jobs end at
-// once), running provider calls are cancelled, reservations are released.
+// Cancel stops a batch: queued images are cancelled and their jobs that
+// have not started are deleted, running provider calls are cancelled,
+// reservations are released.
 func (p *Pipeline) Cancel(ctx context.Context, batchID string) error {
 	var cancelled []string
 	err := p.db.InTx(ctx, func(tx *store.Tx) error {
@@ -48,6 +49,14 @@ func (p *Pipeline) Cancel(ctx context.Context, batchID string) error {
 				return err
 			}
 			cancelled = append(cancelled, im.ID)
+		}
+		if _, err := p.jobs.deleteWaiting(ctx, tx, batchID); err != nil {
+			return err
+		}
+		// A cancel is the batch's end: finalize settles groups but leaves
+		// the state, so batch.done is queued here, with the change.
+		if err := p.enqueueBatchDone(ctx, tx, b); err != nil {
+			return err
 		}
 		// Groups with images keep them (used); the others are released.
 		return p.jobs.insertTx(ctx, tx, []river.InsertManyParams{{Args: FinalizeArgs{BatchID: batchID}}})
@@ -145,7 +154,7 @@ func (p *Pipeline) Retry(ctx context.Context, batchID, groupID string) error {
 		round := time.Now().UnixNano()
 		var jobs []river.InsertManyParams
 		for _, im := range imgs {
-			jobs = append(jobs, river.InsertManyParams{Args: GenerateArgs{ImageID: im.ID, Round: round}, InsertOpts: &river.InsertOpts{Priority: b.Priority}})
+			jobs = append(jobs, river.InsertManyParams{Args: GenerateArgs{ImageID: im.ID, Round: round}, InsertOpts: jobOpts(b)})
 		}
 		return p.jobs.insertTx(ctx, tx, jobs)
 	})

@@ -16,6 +16,7 @@ type metrics struct {
 	spend         *prometheus.CounterVec
 	batchDuration *prometheus.HistogramVec
 	batches       *prometheus.CounterVec
+	crashes       prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer, db *store.DB) (*metrics, error) {
@@ -32,11 +33,13 @@ func newMetrics(reg prometheus.Registerer, db *store.DB) (*metrics, error) {
 			Help: "Time from submit to a terminal state.", Buckets: prometheus.ExponentialBuckets(5, 2, 10)}, []string{"status"}),
 		batches: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ludeng_pipeline_batches_total",
 			Help: "Batches that reached a terminal state, by state."}, []string{"status"}),
+		crashes: prometheus.NewCounter(prometheus.CounterOpts{Name: "ludeng_pipeline_dead_nodes_total",
+			Help: "Nodes found dead (stopped without shutting down) whose work this node recovered."}),
 	}
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.jobs, m.images, m.qcRejects, m.spend, m.batchDuration, m.batches,
+	for _, c := range []prometheus.Collector{m.jobs, m.images, m.qcRejects, m.spend, m.batchDuration, m.batches, m.crashes,
 		&queueCollector{db: db}} {
 		if err := reg.Register(c); err != nil {
 			return nil, err

@@ -26,6 +26,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivermigrate"
+	"github.com/riverqueue/river/rivertype"
 
 	"github.com/ludeng/ludeng/internal/blob"
 	"github.com/ludeng/ludeng/internal/config"
@@ -34,6 +35,7 @@ import (
 	"github.com/ludeng/ludeng/internal/provider"
 	"github.com/ludeng/ludeng/internal/similarity"
 	"github.com/ludeng/ludeng/internal/store"
+	"github.com/ludeng/ludeng/internal/webhook"
 )
 
 // Queue names.
@@ -78,6 +80,20 @@ type Config struct {
 	QC similarity.Thresholds
 	// CleanupInterval runs Deps.Cleanup periodically (default 1h).
 	CleanupInterval time.Duration
+	// HeartbeatInterval is how often a node marks itself alive (default 5s)
+	// and, on PostgreSQL, looks for dead nodes.
+	HeartbeatInterval time.Duration
+	// NodeDeadAfter: a node without a heartbeat for this long is dead and
+	// its running jobs go back to the queue (default 30s).
+	NodeDeadAfter time.Duration
+	// PauseAfterCrash pauses image generation when a node is found to have
+	// died without stopping (the previous process on SQLite), until an
+	// admin resumes the queue.
+	PauseAfterCrash bool
+	// APIOnly: this node submits and serves batches but runs no jobs
+	// (LUDENG_PIPELINE_WORKERS=false); other nodes on the same PostgreSQL
+	// database work them.
+	APIOnly bool
 }
 
 // ConfigFromEnv reads LUDENG_PIPELINE_* variables.
@@ -95,6 +111,10 @@ func ConfigFromEnv(env *config.Env) Config {
 		FetchCooldown:        env.Duration("LUDENG_PIPELINE_FETCH_COOLDOWN", 20*time.Millisecond),
 		RescueStuckJobsAfter: env.Duration("LUDENG_PIPELINE_RESCUE_AFTER", 0),
 		CleanupInterval:      env.Duration("LUDENG_CLEANUP_INTERVAL", time.Hour),
+		HeartbeatInterval:    env.Duration("LUDENG_NODE_HEARTBEAT", 5*time.Second),
+		NodeDeadAfter:        env.Duration("LUDENG_NODE_DEAD_AFTER", 30*time.Second),
+		PauseAfterCrash:      env.Bool("LUDENG_PIPELINE_PAUSE_AFTER_CRASH", false),
+		APIOnly:              !env.Bool("LUDENG_PIPELINE_WORKERS", true),
 	}
 }
 
@@ -112,7 +132,9 @@ func (c Config) withDefaults() Config {
 	c.PausedPoll = cmp.Or(c.PausedPoll, 2*time.Second)
 	c.FetchPollInterval = cmp.Or(c.FetchPollInterval, 100*time.Millisecond)
 	c.FetchCooldown = cmp.Or(c.FetchCooldown, 20*time.Millisecond)
-	c.RescueStuckJobsAfter = cmp.Or(c.RescueStuckJobsAfter, c.GenerateTimeout+time.Minute)
+	// River rescues a job only once its worker's timeout has passed too,
+	// so the default waits for the longest generate run.
+	c.RescueStuckJobsAfter = cmp.Or(c.RescueStuckJobsAfter, c.generateJobTimeout()+time.Minute)
 	if c.PricePerImage1536 == 0 {
 		c.PricePerImage1536 = c.PricePerImage
 	}
@@ -120,7 +142,16 @@ func (c Config) withDefaults() Config {
 		c.Location = time.UTC
 	}
 	c.CleanupInterval = cmp.Or(c.CleanupInterval, time.Hour)
+	c.HeartbeatInterval = cmp.Or(c.HeartbeatInterval, 5*time.Second)
+	c.NodeDeadAfter = cmp.Or(c.NodeDeadAfter, 30*time.Second)
 	return c
+}
+
+// generateJobTimeout bounds one generate run: the wait for a slot, the
+// provider call and QC + storing. River cancels the run after it and its
+// rescuer considers a running job stuck only after it.
+func (c Config) generateJobTimeout() time.Duration {
+	return c.SlotWait + c.GenerateTimeout + 30*time.Second
 }
 
 func (c Config) validate() error {
@@ -130,6 +161,9 @@ func (c Config) validate() error {
 	}
 	if c.MaxQCRetries < 0 || c.MaxQCRetries > 10 {
 		errs = append(errs, fmt.Errorf("LUDENG_PIPELINE_QC_RETRIES: must be 0–10, got %d", c.MaxQCRetries))
+	}
+	if c.NodeDeadAfter < 3*c.HeartbeatInterval {
+		errs = append(errs, fmt.Errorf("LUDENG_NODE_DEAD_AFTER (%s) must be at least three LUDENG_NODE_HEARTBEAT intervals (%s)", c.NodeDeadAfter, c.HeartbeatInterval))
 	}
 	if c.PricePerImage < 0 || c.PricePerImage1536 < 0 {
 		errs = append(errs, errors.New("prices must not be negative"))
@@ -157,6 +191,11 @@ type Deps struct {
 	// Cleanup, when set, runs as the periodic ludeng_cleanup job (the
 	// files issue's cleanup.Run), once per CleanupInterval on the leader.
 	Cleanup func(ctx context.Context) error
+	// Version is recorded on the node's row.
+	Version string
+	// Webhooks is the SSRF-guarded client deliveries go through; nil uses
+	// webhook.NewClient's defaults (https only).
+	Webhooks *webhook.Client
 }
 
 // Pipeline owns the River client and the workers.
@@ -174,6 +213,7 @@ type Pipeline struct {
 	sigs    sigCache
 	photos  photoCache
 	started time.Time
+	node    nodeState
 }
 
 // New builds the pipeline and its River client (not started).
@@ -181,6 +221,10 @@ func New(cfg Config, d Deps) (*Pipeline, error) {
 	cfg = cfg.withDefaults()
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("pipeline config: %w", err)
+	}
+	if cfg.APIOnly && d.DB.Engine == store.SQLite {
+		// One process owns a SQLite database: nobody else would run the jobs.
+		return nil, errors.New("pipeline config: LUDENG_PIPELINE_WORKERS=false needs PostgreSQL, where other nodes run the jobs")
 	}
 	if d.Logger == nil {
 		d.Logger = slog.New(slog.DiscardHandler)
@@ -199,6 +243,7 @@ func New(cfg Config, d Deps) (*Pipeline, error) {
 	river.AddWorker(workers, &enhanceWorker{p: p})
 	river.AddWorker(workers, &generateWorker{p: p})
 	river.AddWorker(workers, &finalizeWorker{p: p})
+	river.AddWorker(workers, newWebhookWorker(p))
 	var periodic []*river.PeriodicJob
 	if d.Cleanup != nil {
 		river.AddWorker(workers, &cleanupWorker{p: p})
@@ -213,6 +258,7 @@ func New(cfg Config, d Deps) (*Pipeline, error) {
 			// which run, so one user's big batch cannot keep another's jobs
 			// out of the fetch window.
 			QueueGenerate: {MaxWorkers: 200},
+			QueueWebhook:  {MaxWorkers: 10},
 		},
 		Workers:              workers,
 		FetchPollInterval:    cfg.FetchPollInterval,
@@ -265,11 +311,19 @@ func Migrate(ctx context.Context, db *store.DB) (int, error) {
 	return len(res.Versions), nil
 }
 
-// Start recovers work a previous process left running and starts the
-// workers.
+// Start recovers work a previous process left running, registers this node
+// and starts the workers and the node's heartbeat.
 func (p *Pipeline) Start(ctx context.Context) error {
 	p.started = p.d.Now()
+	crashed := false
 	if p.db.Engine == store.SQLite {
+		// A clean stop removes the node's row: one left behind means the
+		// previous process died.
+		dead, err := p.db.ClaimDeadNodes(ctx, p.jobs.id(), p.started.Add(time.Hour))
+		if err != nil {
+			return err
+		}
+		crashed = len(dead) > 0
 		// Only on SQLite is every running image this database's own: on
 		// PostgreSQL other nodes may be generating right now, and River's
 		// rescuer hands a dead node's jobs (and their running images) over.
@@ -288,13 +342,47 @@ func (p *Pipeline) Start(ctx context.Context) error {
 			return err
 		}
 	}
-	return p.jobs.start(ctx)
+	if err := p.registerNode(ctx); err != nil {
+		return err
+	}
+	if crashed {
+		// Before the workers start, so none of the recovered work begins.
+		p.afterCrash(ctx, "the previous process stopped without shutting down")
+	}
+	if p.cfg.APIOnly {
+		p.log.Info("pipeline workers off on this node (LUDENG_PIPELINE_WORKERS=false): jobs run on other nodes")
+	} else if err := p.jobs.start(ctx); err != nil {
+		return err
+	}
+	p.startNodeLoop(ctx)
+	return nil
 }
 
 // Stop stops fetching and waits for running jobs until ctx ends, then
-// cancels them (their images become interrupted and are retried later).
+// cancels them (their images become interrupted and are retried later),
+// and removes the node's row: a clean stop.
 func (p *Pipeline) Stop(ctx context.Context) error {
-	return p.jobs.stop(ctx)
+	var err error
+	if !p.cfg.APIOnly {
+		err = p.jobs.stop(ctx)
+	}
+	p.stopNodeLoop()
+	if err == nil {
+		// Only a stop that let its jobs end is clean; otherwise the row
+		// stays and the next start (or another node) recovers.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if rerr := p.db.RemoveNode(rctx, p.node.id); rerr != nil {
+			p.log.Warn("remove node row", slog.Any("error", rerr))
+		}
+	}
+	return err
+}
+
+// WaitingJobs counts the batch's enhance and generate jobs that have not
+// started (diagnostics; zero after Cancel).
+func (p *Pipeline) WaitingJobs(ctx context.Context, batchID string) (int, error) {
+	return p.jobs.countWaiting(ctx, batchID)
 }
 
 // PauseQueue / ResumeQueue pause or resume all image generation (admin).
@@ -303,7 +391,13 @@ func (p *Pipeline) ResumeQueue(ctx context.Context) error { return p.jobs.resume
 
 // jobClient hides River's transaction type parameter.
 type jobClient interface {
+	// id is River's client id, which is also the node id.
+	id() string
 	insertTx(ctx context.Context, tx *store.Tx, params []river.InsertManyParams) error
+	// deleteWaiting removes the batch's enhance and generate jobs that have
+	// not started (Cancel).
+	deleteWaiting(ctx context.Context, tx *store.Tx, batchID string) (int, error)
+	countWaiting(ctx context.Context, batchID string) (int, error)
 	start(ctx context.Context) error
 	stop(ctx context.Context) error
 	pause(ctx context.Context, queue string) error
@@ -325,6 +419,43 @@ func (r *riverClient[TTx]) insertTx(ctx context.Context, tx *store.Tx, params []
 		return fmt.Errorf("insert jobs: %w", err)
 	}
 	return nil
+}
+
+func (r *riverClient[TTx]) id() string { return r.c.ID() }
+
+func waitingParams(batchID string) *river.JobListParams {
+	return river.NewJobListParams().Kinds(EnhanceArgs{}.Kind(), GenerateArgs{}.Kind()).
+		States(rivertype.JobStateAvailable, rivertype.JobStateScheduled, rivertype.JobStateRetryable, rivertype.JobStatePending).
+		TagsAny(batchTag(batchID)).First(10_000)
+}
+
+func (r *riverClient[TTx]) countWaiting(ctx context.Context, batchID string) (int, error) {
+	res, err := r.c.JobList(ctx, waitingParams(batchID))
+	if err != nil {
+		return 0, fmt.Errorf("list waiting jobs: %w", err)
+	}
+	return len(res.Jobs), nil
+}
+
+func (r *riverClient[TTx]) deleteWaiting(ctx context.Context, tx *store.Tx, batchID string) (int, error) {
+	res, err := r.c.JobListTx(ctx, r.tx(tx), waitingParams(batchID))
+	if err != nil {
+		return 0, fmt.Errorf("list waiting jobs: %w", err)
+	}
+	if len(res.Jobs) == 0 {
+		return 0, nil
+	}
+	ids := make([]int64, len(res.Jobs))
+	for i, j := range res.Jobs {
+		ids[i] = j.ID
+	}
+	// Deleting by id keeps a job that started meanwhile: delete-many only
+	// takes jobs that are not running.
+	del, err := r.c.JobDeleteManyTx(ctx, r.tx(tx), river.NewJobDeleteManyParams().IDs(ids...).First(len(ids)))
+	if err != nil {
+		return 0, fmt.Errorf("delete waiting jobs: %w", err)
+	}
+	return len(del.Jobs), nil
 }
 
 func (r *riverClient[TTx]) start(ctx context.Context) error { return r.c.Start(ctx) }
@@ -390,11 +521,11 @@ func (p *Pipeline) resume(ctx context.Context) error {
 			if im.Prompt == "" {
 				if !enhance[im.GroupID] {
 					enhance[im.GroupID] = true
-					jobs = append(jobs, river.InsertManyParams{Args: EnhanceArgs{BatchID: b.ID, GroupID: im.GroupID}, InsertOpts: &river.InsertOpts{Priority: b.Priority}})
+					jobs = append(jobs, river.InsertManyParams{Args: EnhanceArgs{BatchID: b.ID, GroupID: im.GroupID}, InsertOpts: jobOpts(b)})
 				}
 				continue
 			}
-			jobs = append(jobs, river.InsertManyParams{Args: GenerateArgs{ImageID: im.ID, Round: round}, InsertOpts: &river.InsertOpts{Priority: b.Priority}})
+			jobs = append(jobs, river.InsertManyParams{Args: GenerateArgs{ImageID: im.ID, Round: round}, InsertOpts: jobOpts(b)})
 		}
 		if left == 0 {
 			jobs = append(jobs, river.InsertManyParams{Args: FinalizeArgs{BatchID: b.ID}})
@@ -408,6 +539,14 @@ func (p *Pipeline) resume(ctx context.Context) error {
 	}
 	return nil
 }
+
+// jobOpts are the insert options of a batch's enhance and generate jobs: its
+// priority, and a tag naming the batch so Cancel can delete those waiting.
+func jobOpts(b *store.Batch) *river.InsertOpts {
+	return &river.InsertOpts{Priority: b.Priority, Tags: []string{batchTag(b.ID)}}
+}
+
+func batchTag(batchID string) string { return "batch_" + batchID }
 
 // CleanupArgs: one run of the retention cleanup.
 type CleanupArgs struct{}

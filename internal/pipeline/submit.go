@@ -375,8 +375,7 @@ func (p *Pipeline) store(ctx context.Context, c Caller, req SubmitRequest, prm p
 		}
 		var jobs []river.InsertManyParams
 		for _, g := range groups {
-			jobs = append(jobs, river.InsertManyParams{Args: EnhanceArgs{BatchID: b.ID, GroupID: g.ID},
-				InsertOpts: &river.InsertOpts{Priority: b.Priority}})
+			jobs = append(jobs, river.InsertManyParams{Args: EnhanceArgs{BatchID: b.ID, GroupID: g.ID}, InsertOpts: jobOpts(b)})
 		}
 		return p.jobs.insertTx(ctx, tx, jobs)
 	})

@@ -175,7 +175,7 @@ func (p *Pipeline) enhance(ctx context.Context, a EnhanceArgs) error {
 				}
 			}
 			if im.Status == store.ImageQueued || im.Status == store.ImageInterrupted {
-				jobs = append(jobs, river.InsertManyParams{Args: GenerateArgs{ImageID: im.ID}, InsertOpts: &river.InsertOpts{Priority: b.Priority}})
+				jobs = append(jobs, river.InsertManyParams{Args: GenerateArgs{ImageID: im.ID}, InsertOpts: jobOpts(b)})
 			}
 		}
 		return p.jobs.insertTx(ctx, tx, jobs)
@@ -230,9 +230,11 @@ type generateWorker struct {
 	p *Pipeline
 }
 
-// Timeout is off for the job as a whole: the wait for a fair slot is
-// bounded by SlotWait and the provider call + QC by GenerateTimeout.
-func (w *generateWorker) Timeout(*river.Job[GenerateArgs]) time.Duration { return -1 }
+// Timeout covers the whole run (slot wait + call + QC). It must be finite:
+// River's rescuer never rescues a running job whose worker has no timeout.
+func (w *generateWorker) Timeout(*river.Job[GenerateArgs]) time.Duration {
+	return w.p.cfg.generateJobTimeout()
+}
 
 func (w *generateWorker) Work(ctx context.Context, job *river.Job[GenerateArgs]) (err error) {
 	defer func() { w.p.count("generate", err) }()
@@ -498,7 +500,7 @@ func (p *Pipeline) finishImage(ctx context.Context, im *store.Image, status, rea
 		if err != nil || !ok {
 			return err
 		}
-		return p.maybeFinalize(ctx, tx, im.BatchID)
+		return p.imageSettled(ctx, tx, im)
 	})
 	if err == nil {
 		p.m.images.WithLabelValues(status).Inc()
@@ -615,7 +617,7 @@ func (p *Pipeline) retryNudged(ctx context.Context, b *store.Batch, im *store.Im
 			if err != nil || !ok {
 				return err
 			}
-			return p.maybeFinalize(ctx, tx, im.BatchID)
+			return p.imageSettled(ctx, tx, im)
 		})
 		if err == nil {
 			p.m.images.WithLabelValues(store.ImageFailed).Inc()
@@ -678,7 +680,7 @@ func (p *Pipeline) storeResult(ctx context.Context, job *river.Job[GenerateArgs]
 		if err != nil || !stored {
 			return err
 		}
-		return p.maybeFinalize(bg, tx, b.ID)
+		return p.imageSettled(bg, tx, im)
 	})
 	if err != nil || !stored {
 		_ = p.d.Blobs.Delete(bg, key)
@@ -787,6 +789,11 @@ func (p *Pipeline) finalize(ctx context.Context, batchID string) error {
 		if changed {
 			b.Status = status
 			final = b
+			// Same transaction: the delivery exists if and only if the
+			// batch's end is committed.
+			if err := p.enqueueBatchDone(ctx, tx, b); err != nil {
+				return err
+			}
 		}
 		return nil
 	})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -261,6 +262,15 @@ func (db *DB) AddEvent(ctx context.Context, tx *Tx, batchID, typ string, data an
 		batchID, seq, typ, string(raw), micros(db.now())); err != nil {
 		return 0, fmt.Errorf("insert event: %w", err)
 	}
+	switch {
+	case db.notifyChannel != "":
+		if _, err := db.exec(ctx, tx, "SELECT pg_notify($1, $2)", db.notifyChannel, batchID+":"+strconv.FormatInt(seq, 10)); err != nil {
+			return 0, fmt.Errorf("notify event: %w", err)
+		}
+	case db.eventHook != nil:
+		hook := db.eventHook
+		tx.AfterCommit(func() { hook(batchID, seq) })
+	}
 	return seq, nil
 }
 
@@ -504,7 +514,68 @@ func (db *DB) UpdateImage(ctx context.Context, tx *Tx, im *Image, from []string,
 	if _, err := db.AddEvent(ctx, tx, im.BatchID, typ, data); err != nil {
 		return false, err
 	}
+	// Finishing (or re-queuing a finished) image moves the batch's progress
+	// and, once it leaves the queue, the queue position of the batches
+	// behind it: both are events of their own, for live progress.
+	if u.Status != "" && (ImageTerminal(u.Status) || ImageTerminal(im.Status)) {
+		if err := db.progressEvent(ctx, tx, im.BatchID); err != nil {
+			return false, err
+		}
+		if ImageTerminal(u.Status) {
+			if err := db.queueEvents(ctx, tx, im.BatchID); err != nil {
+				return false, err
+			}
+		}
+	}
 	return true, nil
+}
+
+// progressEvent stores batch.progress with the batch's image counts.
+func (db *DB) progressEvent(ctx context.Context, tx *Tx, batchID string) error {
+	var total, done, succeeded, failed int64
+	err := db.queryRow(ctx, tx, `SELECT COUNT(*),
+		COALESCE(SUM(CASE WHEN status IN ('succeeded', 'failed', 'cancelled') THEN 1 ELSE 0 END), 0),
+		COALESCE(SUM(CASE WHEN status = 'succeeded' THEN 1 ELSE 0 END), 0),
+		COALESCE(SUM(CASE WHEN status = 'failed' THEN 1 ELSE 0 END), 0)
+		FROM images WHERE batch_id = $1`, batchID).Scan(&total, &done, &succeeded, &failed)
+	if err != nil {
+		return fmt.Errorf("batch progress: %w", err)
+	}
+	_, err = db.AddEvent(ctx, tx, batchID, "batch.progress", map[string]any{"done": done, "total": total, "succeeded": succeeded, "failed": failed})
+	return err
+}
+
+// queueEvents stores batch.queue with the new queue position for each batch
+// still waiting to start (other than the one whose image just finished): an
+// image leaving the queue moves every waiting batch behind it one ahead.
+func (db *DB) queueEvents(ctx context.Context, tx *Tx, except string) error {
+	rs, err := db.query(ctx, tx, "SELECT "+batchCols+" FROM batches WHERE status = $1 AND id <> $2", BatchQueued, except)
+	if err != nil {
+		return fmt.Errorf("queued batches: %w", err)
+	}
+	var waiting []*Batch
+	for rs.Next() {
+		b, err := scanBatch(rs)
+		if err != nil {
+			rs.Close()
+			return err
+		}
+		waiting = append(waiting, b)
+	}
+	rs.Close()
+	if err := rs.Err(); err != nil {
+		return err
+	}
+	for _, b := range waiting {
+		ahead, err := db.queuedAhead(ctx, tx, b)
+		if err != nil {
+			return err
+		}
+		if _, err := db.AddEvent(ctx, tx, b.ID, "batch.queue", map[string]any{"queue_position": ahead}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // SetGroupStatus changes a group's state and writes group.<status>.
@@ -512,7 +583,7 @@ func (db *DB) SetGroupStatus(ctx context.Context, tx *Tx, batchID, groupID, stat
 	if _, err := db.exec(ctx, tx, "UPDATE batch_groups SET status = $1 WHERE id = $2", status, groupID); err != nil {
 		return fmt.Errorf("set group status: %w", err)
 	}
-	_, err := db.AddEvent(ctx, tx, batchID, "group."+status, map[string]any{"group_id": groupID})
+	_, err := db.AddEvent(ctx, tx, batchID, "group."+status, map[string]any{"group_id": groupID, "status": status})
 	return err
 }
 
@@ -568,6 +639,28 @@ func (db *DB) MarkInterrupted(ctx context.Context, updatedBefore time.Time) (int
 		list = append(list, im)
 	}
 	rs.Close()
+	return db.interrupt(ctx, list)
+}
+
+// InterruptImages marks the given images interrupted when they are still
+// running (a dead node's in-flight generations) and returns how many.
+func (db *DB) InterruptImages(ctx context.Context, ids []string) (int, error) {
+	var list []*Image
+	for _, id := range ids {
+		im, err := db.ImageByID(ctx, id)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		} else if err != nil {
+			return 0, err
+		}
+		if im.Status == ImageRunning {
+			list = append(list, im)
+		}
+	}
+	return db.interrupt(ctx, list)
+}
+
+func (db *DB) interrupt(ctx context.Context, list []*Image) (int, error) {
 	n := 0
 	for _, im := range list {
 		reason := "interrupted"
@@ -826,8 +919,12 @@ func (db *DB) QueueStats(ctx context.Context) (QueueStats, error) {
 // QueuedAhead counts images of other active batches created before the
 // batch that are still waiting or running: the batch's queue position.
 func (db *DB) QueuedAhead(ctx context.Context, b *Batch) (int64, error) {
+	return db.queuedAhead(ctx, db.R, b)
+}
+
+func (db *DB) queuedAhead(ctx context.Context, q querier, b *Batch) (int64, error) {
 	var n int64
-	err := db.queryRow(ctx, db.R, `SELECT COUNT(*) FROM images WHERE status IN ('queued', 'running', 'interrupted')
+	err := db.queryRow(ctx, q, `SELECT COUNT(*) FROM images WHERE status IN ('queued', 'running', 'interrupted')
 		AND batch_id IN (SELECT id FROM batches WHERE created_at < $1 AND priority <= $2)`, micros(b.CreatedAt), b.Priority).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("queue position: %w", err)

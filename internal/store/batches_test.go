@@ -15,16 +15,7 @@ func init() {
 
 func testBatchesEventsAndImages(t *testing.T, db *store.DB) {
 	ctx := context.Background()
-	var u *store.User
-	up := &store.Upload{SHA256: "abc", MIME: "image/jpeg", Width: 10, Height: 10, Bytes: 1, EXIF: "{}", Warnings: "[]"}
-	require.NoError(t, db.InTx(ctx, func(tx *store.Tx) error {
-		var err error
-		if u, err = db.CreateUser(ctx, tx, "alice", "h", store.RoleOperator); err != nil {
-			return err
-		}
-		up.UserID = u.ID
-		return db.CreateUpload(ctx, tx, up)
-	}))
+	u, up := userWithUpload(t, db)
 	capM := int64(500)
 	b := &store.Batch{UserID: u.ID, UploadID: up.ID, Mode: "smart", Priority: 2, Seed: 7, Plan: []byte(`{"groups":[]}`),
 		EstimateMicros: 400, CapMicros: &capM}
@@ -86,7 +77,7 @@ func testBatchesEventsAndImages(t *testing.T, db *store.DB) {
 		require.EqualValues(t, i+1, e.Seq)
 		types = append(types, e.Type)
 	}
-	require.Equal(t, []string{"batch.created", "image.running", "image.succeeded", "batch.status", "image.running", "image.interrupted"}, types)
+	require.Equal(t, []string{"batch.created", "image.running", "image.succeeded", "batch.progress", "batch.status", "image.running", "image.interrupted"}, types)
 	got, err := db.BatchByID(ctx, b.ID)
 	require.NoError(t, err)
 	require.EqualValues(t, len(evs), got.EventSeq)

@@ -79,6 +79,22 @@ type DB struct {
 
 	rebindMu    sync.RWMutex
 	rebindCache map[string]string
+
+	// Set once before serving (see PublishEvents).
+	eventHook     func(batchID string, seq int64)
+	notifyChannel string
+}
+
+// PublishEvents says how stored batch events are announced. On PostgreSQL
+// with a channel, each event runs pg_notify(channel, "<batch>:<seq>") inside
+// its transaction, so PostgreSQL delivers the wake-up exactly when the
+// event commits and a crash cannot lose it. Otherwise hook (if any) runs
+// after the commit. Call before the first write.
+func (db *DB) PublishEvents(channel string, hook func(batchID string, seq int64)) {
+	if db.Engine == Postgres {
+		db.notifyChannel = channel
+	}
+	db.eventHook = hook
 }
 
 // Open connects and configures the pools. It does not migrate; call Migrate.
@@ -221,7 +237,12 @@ type Tx struct {
 	pgxTx    pgx.Tx
 	conn     *sql.Conn
 	finished bool
+	// afterCommit runs once the transaction committed (event wake-ups).
+	afterCommit []func()
 }
+
+// AfterCommit registers fn to run after a successful commit.
+func (t *Tx) AfterCommit(fn func()) { t.afterCommit = append(t.afterCommit, fn) }
 
 // SQLTx is the database/sql transaction on SQLite (nil on PostgreSQL).
 func (t *Tx) SQLTx() *sql.Tx { return t.sqlTx }
@@ -250,11 +271,20 @@ func (t *Tx) Commit() error {
 		return sql.ErrTxDone
 	}
 	t.finished = true
+	var err error
 	if t.sqlTx != nil {
-		return t.sqlTx.Commit()
+		err = t.sqlTx.Commit()
+	} else {
+		err = t.pgxTx.Commit(context.Background())
+		t.conn.Close()
 	}
-	defer t.conn.Close()
-	return t.pgxTx.Commit(context.Background())
+	if err != nil {
+		return err
+	}
+	for _, fn := range t.afterCommit {
+		fn()
+	}
+	return nil
 }
 
 // Rollback aborts the transaction; after Commit it is a no-op.

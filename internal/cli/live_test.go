@@ -1,0 +1,86 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/coder/websocket/wsjson"
+	"github.com/stretchr/testify/require"
+)
+
+// TestLiveTwoNodes runs two `serve` processes on one PostgreSQL database:
+// node A serves the API with its workers off, node B runs the jobs. A
+// client connected to A's WebSocket sees every event of a batch whose jobs
+// run on B (LISTEN/NOTIFY), from the snapshot to batch_done, in order.
+func TestLiveTwoNodes(t *testing.T) {
+	t.Parallel()
+	if os.Getenv("LUDENG_TEST_DATABASE_URL") == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatal("CI must set LUDENG_TEST_DATABASE_URL: the two-node test needs PostgreSQL")
+		}
+		t.Skip("needs PostgreSQL (LUDENG_TEST_DATABASE_URL); CI sets it") // skip-ok: SQLite is one node by design
+	}
+	bin := buildBinary(t)
+	fakeAddr := startFakes(t, bin, `{"latency":{"base":"300ms"}}`)
+	db := engineEnv(t, "postgres")
+	common := append(db, "LUDENG_ADMIN_PASSWORD=admin-password-1", "LUDENG_IMAGE_PROVIDERS=gemini", "LUDENG_GEMINI_API_KEY=fake",
+		"LUDENG_GEMINI_BASE_URL=http://"+fakeAddr+"/gemini", "LUDENG_GEMINI_RPM=0", "LUDENG_GEMINI_IPM=0")
+	addrA, addrB := freePort(t), freePort(t)
+	// B first: it migrates the schema; A then finds it current. Both share
+	// the data directory as they would share a blob volume.
+	data := t.TempDir()
+	startServer(t, bin, addrB, append(common, "LUDENG_DATA_DIR="+data))
+	sa := startServer(t, bin, addrA, append(common, "LUDENG_DATA_DIR="+data, "LUDENG_PIPELINE_WORKERS=false"))
+
+	c := login(t, addrA)
+	up := c.upload()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	conn, _, err := websocket.Dial(ctx, "ws://"+addrA+"/api/v1/ws", &websocket.DialOptions{HTTPClient: c.hc,
+		HTTPHeader: http.Header{"Origin": {"http://" + addrA}}})
+	require.NoError(t, err)
+	defer conn.CloseNow()
+	conn.SetReadLimit(1 << 20)
+
+	code, b := c.json("POST", "/api/v1/batches", map[string]any{"upload_id": up, "mode": "smart", "groups": 2, "enhance": "off"})
+	require.Equal(t, http.StatusAccepted, code, b)
+	id := b["id"].(string)
+	require.NoError(t, wsjson.Write(ctx, conn, map[string]any{"type": "subscribe", "batch_id": id, "after_seq": 0}))
+	type msg struct {
+		Type string `json:"type"`
+		Seq  int64  `json:"seq"`
+		Kind string `json:"kind"`
+	}
+	var m msg
+	require.NoError(t, wsjson.Read(ctx, conn, &m))
+	require.Equal(t, "snapshot", m.Type)
+	var seqs []int64
+	done := 0
+	for {
+		require.NoError(t, wsjson.Read(ctx, conn, &m), "events from node B reach node A's client; A's log:\n%s", sa.logs.String())
+		require.Equal(t, "event", m.Type)
+		if len(seqs) > 0 {
+			require.Equal(t, seqs[len(seqs)-1]+1, m.Seq, "no gap, no duplicate")
+		}
+		seqs = append(seqs, m.Seq)
+		if m.Kind == "image_done" {
+			done++
+		}
+		if m.Kind == "batch_done" {
+			break
+		}
+	}
+	require.Equal(t, 8, done, "every image_done seen on node A")
+	require.Contains(t, sa.logs.String(), "pipeline workers off on this node")
+	var status struct {
+		Status string `json:"status"`
+	}
+	_, raw := c.do("GET", "/api/v1/batches/"+id, "", nil)
+	require.NoError(t, json.Unmarshal(raw, &status))
+	require.Equal(t, "succeeded", status.Status)
+}

@@ -1,0 +1,114 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/ludeng/ludeng/internal/store"
+	"github.com/ludeng/ludeng/internal/ws"
+)
+
+// LiveServer is the WebSocket handler (ws.Handler) as the API mounts it.
+type LiveServer interface {
+	Serve(w http.ResponseWriter, r *http.Request) error
+}
+
+// EnableLive mounts GET /api/v1/ws. Call after EnableBatches; the handler
+// is built over LiveSource.
+func (s *Server) EnableLive(h LiveServer) {
+	s.AddRoutes(Route{Method: "GET", Path: "/api/v1/ws", Access: Authenticated, Handle: h.Serve, LongLived: true, NoRateLimit: true})
+}
+
+// LiveAuthenticator identifies the user of a WebSocket upgrade. The route is
+// Authenticated, so the middleware has already resolved the session or token.
+func LiveAuthenticator(r *http.Request) (string, bool, error) {
+	u := UserFrom(r.Context())
+	if u == nil {
+		return "", false, errors.New("no user")
+	}
+	return u.ID, u.Role == store.RoleAdmin, nil
+}
+
+// LiveSource reads the batch event log for the WebSocket stream: snapshots
+// are GET /api/v1/batches/{id}'s view, events the stored log with the
+// pipeline's types mapped to the protocol's kinds (docs/live-progress.md).
+func (s *Server) LiveSource() ws.Source {
+	return liveSource{a: s.batches}
+}
+
+type liveSource struct{ a *batchAPI }
+
+func (l liveSource) CanRead(ctx context.Context, userID string, isAdmin bool, batchID string) (bool, error) {
+	b, err := l.a.s.db.BatchByID(ctx, batchID)
+	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrBatchNotFound) {
+		return false, nil
+	} else if err != nil {
+		return false, err
+	}
+	return isAdmin || b.UserID == userID, nil
+}
+
+func (l liveSource) Snapshot(ctx context.Context, batchID string) (int64, any, error) {
+	b, err := l.a.s.db.BatchByID(ctx, batchID)
+	if err != nil {
+		return 0, nil, err
+	}
+	// The batch row is read first, so the view reflects at least its seq.
+	v, err := l.a.view(ctx, b)
+	if err != nil {
+		return 0, nil, err
+	}
+	return b.EventSeq, v, nil
+}
+
+func (l liveSource) EventsAfter(ctx context.Context, batchID string, afterSeq int64, limit int) ([]ws.Event, error) {
+	evs, err := l.a.s.db.EventsAfter(ctx, batchID, afterSeq, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]ws.Event, len(evs))
+	for i, e := range evs {
+		kind, data := liveKind(e.Type, e.Data)
+		out[i] = ws.Event{Seq: e.Seq, Kind: kind, At: e.CreatedAt, Data: data}
+	}
+	return out, nil
+}
+
+// liveKind maps a stored event type to the protocol's kind and adds what a
+// client needs to show it (image URLs).
+func liveKind(typ string, data json.RawMessage) (string, json.RawMessage) {
+	var m map[string]any
+	_ = json.Unmarshal(data, &m)
+	kind := "image_status"
+	switch {
+	case typ == "batch.created":
+		kind = "batch_status"
+	case typ == "batch.status":
+		kind = "batch_status"
+		if st, _ := m["status"].(string); store.BatchTerminal(st) {
+			kind = "batch_done"
+		}
+	case typ == "batch.progress":
+		kind = "progress"
+	case typ == "batch.queue":
+		kind = "queue_position"
+	case typ == "image.running":
+		kind = "image_started"
+	case typ == "image.succeeded":
+		kind = "image_done"
+		if id, _ := m["image_id"].(string); id != "" {
+			m["urls"] = contentURLs(id)
+			if b, err := json.Marshal(m); err == nil {
+				data = b
+			}
+		}
+	case typ == "image.failed":
+		kind = "image_failed"
+	case strings.HasPrefix(typ, "group."):
+		kind = "group_done"
+	}
+	return kind, data
+}

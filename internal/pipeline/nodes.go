@@ -1,0 +1,214 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/riverqueue/river/riverdriver"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/ludeng/ludeng/internal/store"
+)
+
+// nodeState is this process's registration and its heartbeat loop.
+type nodeState struct {
+	id     string
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func (p *Pipeline) registerNode(ctx context.Context) error {
+	p.node.id = p.jobs.id()
+	host, _ := os.Hostname()
+	now := p.d.Now()
+	err := p.db.RegisterNode(ctx, store.Node{ID: p.node.id, Hostname: host, PID: os.Getpid(), Version: p.d.Version,
+		StartedAt: now, HeartbeatAt: now})
+	if err != nil {
+		return err
+	}
+	p.log.Info("node registered", slog.String("node_id", p.node.id))
+	return nil
+}
+
+// NodeID is this process's node (and River client) id.
+func (p *Pipeline) NodeID() string { return p.node.id }
+
+// startNodeLoop heartbeats every HeartbeatInterval and, on PostgreSQL,
+// recovers the work of nodes that stopped heartbeating. River's own
+// stuck-job rescuer would too, but only after the job timeout and on its
+// 30 s tick; a dead node is known sooner.
+func (p *Pipeline) startNodeLoop(ctx context.Context) {
+	lctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	p.node.cancel, p.node.done = cancel, make(chan struct{})
+	go func() {
+		defer close(p.node.done)
+		t := time.NewTicker(p.cfg.HeartbeatInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-lctx.Done():
+				return
+			case <-t.C:
+			}
+			p.heartbeat(lctx)
+			if p.db.Engine == store.Postgres {
+				if err := p.reapDeadNodes(lctx); err != nil && lctx.Err() == nil {
+					p.log.Error("recover dead nodes", slog.Any("error", err))
+				}
+			}
+		}
+	}()
+}
+
+func (p *Pipeline) stopNodeLoop() {
+	if p.node.cancel == nil {
+		return
+	}
+	p.node.cancel()
+	<-p.node.done
+}
+
+func (p *Pipeline) heartbeat(ctx context.Context) {
+	ok, err := p.db.HeartbeatNode(ctx, p.node.id, p.d.Now())
+	if err != nil {
+		if ctx.Err() == nil {
+			p.log.Warn("node heartbeat", slog.Any("error", err))
+		}
+		return
+	}
+	if !ok {
+		// Another node took this one for dead (a long pause, a partition)
+		// and requeued its running jobs; those runs lose their conditional
+		// updates, so nothing is stored twice. Come back as alive.
+		p.log.Warn("this node was declared dead by another node; registering again", slog.String("node_id", p.node.id))
+		if err := p.registerNode(ctx); err != nil && ctx.Err() == nil {
+			p.log.Warn("register node", slog.Any("error", err))
+		}
+	}
+}
+
+// reapDeadNodes claims nodes without a heartbeat for NodeDeadAfter and puts
+// their running jobs back in the queue.
+func (p *Pipeline) reapDeadNodes(ctx context.Context) error {
+	dead, err := p.db.ClaimDeadNodes(ctx, p.node.id, p.d.Now().Add(-p.cfg.NodeDeadAfter))
+	if err != nil {
+		return err
+	}
+	for _, n := range dead {
+		jobs, images, err := p.recoverNode(ctx, n.ID)
+		if err != nil {
+			return fmt.Errorf("recover node %s: %w", n.ID, err)
+		}
+		p.log.Warn("a node died; its running jobs were put back in the queue", slog.String("dead_node", n.ID),
+			slog.String("hostname", n.Hostname), slog.Time("last_heartbeat", n.HeartbeatAt),
+			slog.Int("jobs", jobs), slog.Int("images_interrupted", images))
+	}
+	if len(dead) > 0 {
+		p.afterCrash(ctx, fmt.Sprintf("node %s stopped heartbeating", dead[0].ID))
+	}
+	return nil
+}
+
+// recoverNode marks the dead node's in-flight images interrupted and makes
+// its running River jobs available again (PostgreSQL). The rescue uses
+// River's own driver operation, the one its stuck-job rescuer runs, so the
+// job keeps its attempt count and a job that kills its node every time
+// still ends after MaxAttempts.
+func (p *Pipeline) recoverNode(ctx context.Context, nodeID string) (int, int, error) {
+	rows, err := p.db.PG.Query(ctx, `SELECT id, kind, args, attempt, max_attempts, scheduled_at FROM river_job
+		WHERE state = 'running' AND attempted_by[array_length(attempted_by, 1)] = $1`, nodeID)
+	if err != nil {
+		return 0, 0, fmt.Errorf("list running jobs: %w", err)
+	}
+	type job struct {
+		id                   int64
+		kind                 string
+		args                 []byte
+		attempt, maxAttempts int
+		scheduledAt          time.Time
+	}
+	var jobs []job
+	for rows.Next() {
+		var j job
+		if err := rows.Scan(&j.id, &j.kind, &j.args, &j.attempt, &j.maxAttempts, &j.scheduledAt); err != nil {
+			rows.Close()
+			return 0, 0, fmt.Errorf("scan job: %w", err)
+		}
+		jobs = append(jobs, j)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, 0, err
+	}
+	if len(jobs) == 0 {
+		return 0, 0, nil
+	}
+	var imageIDs, exhausted []string
+	for _, j := range jobs {
+		if j.kind == (GenerateArgs{}).Kind() {
+			var a GenerateArgs
+			if json.Unmarshal(j.args, &a) == nil && a.ImageID != "" {
+				imageIDs = append(imageIDs, a.ImageID)
+				if j.attempt >= j.maxAttempts {
+					exhausted = append(exhausted, a.ImageID)
+				}
+			}
+		}
+	}
+	// Images first: if this node dies between the two steps, River's
+	// rescuer later runs the jobs and they find their images interrupted.
+	n, err := p.db.InterruptImages(ctx, imageIDs)
+	if err != nil {
+		return 0, n, err
+	}
+	now := p.d.Now().UTC()
+	prm := &riverdriver.JobRescueManyParams{StuckHorizon: now.Add(time.Minute)}
+	for _, j := range jobs {
+		e, _ := json.Marshal(rivertype.AttemptError{At: now, Attempt: j.attempt, Error: "node " + nodeID + " died while running the job"})
+		state, scheduled, finalized := rivertype.JobStateAvailable, now, (*time.Time)(nil)
+		if j.attempt >= j.maxAttempts {
+			state, scheduled, finalized = rivertype.JobStateDiscarded, j.scheduledAt, &now
+		}
+		prm.ID = append(prm.ID, j.id)
+		prm.Error = append(prm.Error, e)
+		prm.State = append(prm.State, string(state))
+		prm.ScheduledAt = append(prm.ScheduledAt, scheduled)
+		prm.FinalizedAt = append(prm.FinalizedAt, finalized)
+	}
+	if _, err := riverpgxv5.New(p.db.PG).GetExecutor().JobRescueMany(ctx, prm); err != nil {
+		return 0, n, fmt.Errorf("rescue jobs: %w", err)
+	}
+	// A discarded job will not run again: its image fails here, or the
+	// batch would wait for it forever.
+	for _, id := range exhausted {
+		im, err := p.db.ImageByID(ctx, id)
+		if err != nil {
+			return len(jobs), n, err
+		}
+		if err := p.finishImage(ctx, im, store.ImageFailed, "interrupted", map[string]any{"attempts": "exhausted"}); err != nil {
+			return len(jobs), n, err
+		}
+	}
+	return len(jobs), n, nil
+}
+
+// afterCrash pauses image generation when so configured: after a crash an
+// operator may want to look (a poison batch, a provider bill) before work
+// resumes. POST /api/v1/admin/queue/resume continues.
+func (p *Pipeline) afterCrash(ctx context.Context, why string) {
+	p.m.crashes.Inc()
+	if !p.cfg.PauseAfterCrash {
+		return
+	}
+	if err := p.PauseQueue(ctx); err != nil {
+		p.log.Error("pause image generation after a crash", slog.Any("error", err))
+		return
+	}
+	p.log.Warn("image generation paused after an unclean shutdown; an admin resumes it with POST /api/v1/admin/queue/resume",
+		slog.String("reason", why))
+}

@@ -1,0 +1,67 @@
+package pipeline
+
+import (
+	"github.com/ludeng/ludeng/internal/fault"
+	"github.com/ludeng/ludeng/internal/plan"
+)
+
+// PresetSettings are the batch settings a preset saves: a SubmitRequest
+// without what belongs to one submission (upload, seed, dry run). The JSON
+// names are the batch request's, so a client can merge a preset into
+// POST /api/v1/batches as it is.
+type PresetSettings struct {
+	Mode              string        `json:"mode"`
+	Groups            int           `json:"groups,omitempty"`
+	Manual            *ManualSpec   `json:"manual,omitempty"`
+	Filters           *plan.Filters `json:"filters,omitempty"`
+	AllowSameProvince bool          `json:"allow_same_province"`
+	Aspect            string        `json:"aspect"`
+	Resolution        int           `json:"resolution"`
+	Enhance           string        `json:"enhance"`
+	Priority          string        `json:"priority"`
+	Budget            string        `json:"budget,omitempty"`
+}
+
+// ErrPoolNotLoaded answers while the element pool has no snapshot yet.
+var ErrPoolNotLoaded = fault.New(fault.Unavailable, "pool_not_loaded", "The element pool is not loaded yet; try again shortly.")
+
+// CheckPreset validates settings with the checks Submit applies to a batch
+// request (normalize, the budget rule, the planner's group count and
+// filters), without planning, and returns them with the defaults filled
+// in. Checks that depend on the user's history (a manual combination
+// generated before) can only happen at submit.
+func (p *Pipeline) CheckPreset(c Caller, s PresetSettings) (PresetSettings, error) {
+	req := SubmitRequest{Mode: s.Mode, Groups: s.Groups, Manual: s.Manual, Filters: s.Filters, AllowSameProvince: s.AllowSameProvince,
+		Aspect: s.Aspect, Resolution: s.Resolution, Enhance: s.Enhance, Priority: s.Priority, Budget: s.Budget}
+	prm, err := req.normalize(c)
+	if err != nil {
+		return s, err
+	}
+	if req.Budget != "" {
+		if v, err := ParseMoney(req.Budget); err != nil || v <= 0 {
+			return s, ErrBadBudget.With("budget", req.Budget)
+		}
+	}
+	out := PresetSettings{Mode: req.Mode, AllowSameProvince: req.AllowSameProvince, Aspect: prm.Aspect, Resolution: prm.Resolution,
+		Enhance: prm.Enhance, Priority: prm.Priority, Budget: req.Budget}
+	if req.Mode == "manual" {
+		out.Manual = req.Manual
+		return out, nil
+	}
+	if req.Groups < 1 || req.Groups > plan.MaxGroups {
+		return s, plan.ErrBadGroups.With("groups", req.Groups)
+	}
+	snap := p.d.Pool.Current()
+	if snap == nil {
+		return s, ErrPoolNotLoaded
+	}
+	f := plan.Filters{}
+	if req.Filters != nil {
+		f = *req.Filters
+	}
+	if f, err = p.d.Planner.CheckFilters(snap, f); err != nil {
+		return s, err
+	}
+	out.Groups, out.Filters = req.Groups, &f
+	return out, nil
+}
