@@ -225,6 +225,11 @@ func crashRecovery(t *testing.T, bin, addr string, env []string) {
 		}
 	}
 	require.Positive(t, interrupted, "in-flight images were marked interrupted")
+	// The recovering node counted the dead one and names its build.
+	code, metrics := c.do("GET", "/metrics", "", nil)
+	require.Equal(t, http.StatusOK, code)
+	require.Contains(t, string(metrics), "ludeng_pipeline_dead_nodes_total 1")
+	require.Contains(t, string(metrics), `ludeng_build_info{database=`)
 
 	// SIGTERM mid-batch: exit 0; after a restart, no duplicates.
 	s2 := s

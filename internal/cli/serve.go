@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"syscall"
 	"time"
 
@@ -100,6 +101,10 @@ func openApp(ctx context.Context, cfg *Config, logger *slog.Logger, webFS fs.FS)
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		collectors.NewDBStatsCollector(db.W, "write"),
+		// Which version each node runs, for watching a rolling upgrade.
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "ludeng_build_info", Help: "Always 1; labels name the running build.",
+			ConstLabels: prometheus.Labels{"version": Version, "go_version": runtime.Version(), "database": string(db.Engine)}},
+			func() float64 { return 1 }),
 	)
 	if db.R != db.W {
 		a.registry.MustRegister(collectors.NewDBStatsCollector(db.R, "read"))

@@ -37,10 +37,8 @@ func (p *Pipeline) CheckPreset(c Caller, s PresetSettings) (PresetSettings, erro
 	if err != nil {
 		return s, err
 	}
-	if req.Budget != "" {
-		if v, err := ParseMoney(req.Budget); err != nil || v <= 0 {
-			return s, ErrBadBudget.With("budget", req.Budget)
-		}
+	if _, err := parseCap(req.Budget); err != nil {
+		return s, err
 	}
 	out := PresetSettings{Mode: req.Mode, AllowSameProvince: req.AllowSameProvince, Aspect: prm.Aspect, Resolution: prm.Resolution,
 		Enhance: prm.Enhance, Priority: prm.Priority, Budget: req.Budget}

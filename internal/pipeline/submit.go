@@ -199,13 +199,9 @@ func (p *Pipeline) Submit(ctx context.Context, c Caller, req SubmitRequest) (*Su
 	if err != nil || up.UserID != c.UserID {
 		return nil, ErrUploadMissing.With("upload_id", req.UploadID)
 	}
-	var capMicros *int64
-	if req.Budget != "" {
-		v, err := ParseMoney(req.Budget)
-		if err != nil || v <= 0 {
-			return nil, ErrBadBudget.With("budget", req.Budget)
-		}
-		capMicros = &v
+	capMicros, err := parseCap(req.Budget)
+	if err != nil {
+		return nil, err
 	}
 	seed := int64(0)
 	if req.Mode == "smart" {
@@ -265,6 +261,18 @@ func (p *Pipeline) estimate(pl *plan.Plan, resolution int, capMicros *int64) Est
 		e.CapMicros, e.HasCap = *capMicros, true
 	}
 	return e
+}
+
+// parseCap reads a batch's optional budget cap ("" = none).
+func parseCap(budget string) (*int64, error) {
+	if budget == "" {
+		return nil, nil
+	}
+	v, err := ParseMoney(budget)
+	if err != nil || v <= 0 {
+		return nil, ErrBadBudget.With("budget", budget)
+	}
+	return &v, nil
 }
 
 // budgetError is 402 with the estimate and what remains.
