@@ -6,17 +6,21 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
 	"github.com/ludeng/ludeng/internal/fault"
 	"github.com/ludeng/ludeng/internal/ws"
+	"github.com/ludeng/ludeng/internal/ws/pghub"
 )
 
 // wait is the generous bound for anything that must eventually happen.
@@ -91,10 +95,13 @@ func (f *fakeSource) EventsAfter(_ context.Context, batchID string, after int64,
 }
 
 type testBundle struct {
-	h        *ws.Handler
-	srv      *httptest.Server
-	src      *fakeSource
-	hub      *ws.MemoryHub
+	h   *ws.Handler
+	srv *httptest.Server
+	src *fakeSource
+	hub interface {
+		ws.Hub
+		closer
+	}
 	reg      *prometheus.Registry
 	stopping chan struct{}
 	stop     func()
@@ -115,9 +122,40 @@ func authenticate(r *http.Request) (string, bool, error) {
 
 func setup(t *testing.T, cfg ws.Config) *testBundle {
 	t.Helper()
+	return setupHub(t, cfg, "memory")
+}
+
+// hubKinds are the hubs a test runs on: in-process always, PostgreSQL
+// LISTEN/NOTIFY when LUDENG_TEST_DATABASE_URL is set (CI sets it).
+func hubKinds() []string {
+	if os.Getenv("LUDENG_TEST_DATABASE_URL") != "" {
+		return []string{"memory", "postgres"}
+	}
+	return []string{"memory"}
+}
+
+func setupHub(t *testing.T, cfg ws.Config, kind string) *testBundle {
+	t.Helper()
 	reg := prometheus.NewRegistry()
-	hub, err := ws.NewMemoryHub(0, reg)
-	require.NoError(t, err)
+	var hub interface {
+		ws.Hub
+		closer
+	}
+	switch kind {
+	case "postgres":
+		ctx := context.Background()
+		pool, err := pgxpool.New(ctx, os.Getenv("LUDENG_TEST_DATABASE_URL"))
+		require.NoError(t, err)
+		t.Cleanup(pool.Close)
+		h, err := pghub.New(pool, pghub.Config{}, nil, reg)
+		require.NoError(t, err)
+		require.NoError(t, h.Start(ctx))
+		hub = pgCloser{h}
+	default:
+		h, err := ws.NewMemoryHub(0, reg)
+		require.NoError(t, err)
+		hub = h
+	}
 	src := newFakeSource(hub)
 	stopping := make(chan struct{})
 	cfg.AllowedOrigins = append(cfg.AllowedOrigins, "https://ludeng.example.com")
@@ -449,18 +487,30 @@ func TestOriginCheck(t *testing.T) {
 }
 
 // A client that never reads fills its buffer and is dropped with 4000 while
-// a fast client on the same batch keeps receiving every event.
+// a fast client on the same batch keeps receiving every event — with either
+// hub.
 func TestSlowClientDoesNotDelayFastOne(t *testing.T) {
 	t.Parallel()
-	b := setup(t, ws.Config{
+	for _, kind := range hubKinds() {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			slowClient(t, kind)
+		})
+	}
+}
+
+func slowClient(t *testing.T, kind string) {
+	b := setupHub(t, ws.Config{
 		SendBuffer: 4, SendTimeout: 20 * time.Millisecond, WriteTimeout: 200 * time.Millisecond,
 		PingInterval: time.Hour,
-	})
-	b.src.addBatch("b1", "alice")
+	}, kind)
+	// Unique per run: PostgreSQL notifications reach every listener.
+	b1 := "b1-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	b.src.addBatch(b1, "alice")
 	slow := b.dial(t, "alice")
-	subscribe(t, slow, "b1", nil)
+	subscribe(t, slow, b1, nil)
 	fast := b.dial(t, "alice")
-	subscribe(t, fast, "b1", nil)
+	subscribe(t, fast, b1, nil)
 	require.Equal(t, "snapshot", read(t, fast).Type)
 
 	slowDrops := func() float64 {
@@ -470,7 +520,7 @@ func TestSlowClientDoesNotDelayFastOne(t *testing.T) {
 	deadline := time.Now().Add(2 * wait)
 	for seq := int64(1); slowDrops() == 0; seq++ {
 		require.True(t, time.Now().Before(deadline), "slow client never dropped")
-		b.src.append(t, "b1", "progress", big)
+		b.src.append(t, b1, "progress", big)
 		// The fast client gets each event while the slow one is stuck.
 		m := read(t, fast)
 		require.Equal(t, seq, *m.Seq)
@@ -479,7 +529,7 @@ func TestSlowClientDoesNotDelayFastOne(t *testing.T) {
 		return metricValue(t, b.reg, "ludeng_ws_connections", "") == 1
 	}, "slow connection released")
 	// The fast one still works.
-	seq := b.src.append(t, "b1", "batch_done", nil)
+	seq := b.src.append(t, b1, "batch_done", nil)
 	m := read(t, fast)
 	require.Equal(t, seq, *m.Seq)
 	// The slow one finds the end of its stream (4000 when the close frame got
@@ -605,3 +655,10 @@ func metricValue(t *testing.T, reg *prometheus.Registry, name, label string) flo
 	}
 	return 0
 }
+
+type closer interface{ Close() error }
+
+// pgCloser gives pghub.Hub the Close of the in-process hub.
+type pgCloser struct{ *pghub.Hub }
+
+func (p pgCloser) Close() error { return p.Stop(context.Background()) }
