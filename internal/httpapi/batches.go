@@ -230,7 +230,13 @@ func (a *batchAPI) list(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	q := r.URL.Query()
-	f := store.BatchFilter{UserID: UserFrom(r.Context()).ID, Status: q.Get("status"), Mode: q.Get("mode"), Cursor: q.Get("cursor"), Limit: limit}
+	f := store.BatchFilter{UserID: UserFrom(r.Context()).ID, Mode: q.Get("mode"), Cursor: q.Get("cursor"), Limit: limit}
+	// status=running,paused: any of several states.
+	for _, st := range strings.Split(q.Get("status"), ",") {
+		if st = strings.TrimSpace(st); st != "" {
+			f.Statuses = append(f.Statuses, st)
+		}
+	}
 	for _, k := range []string{"province", "county", "road", "q"} {
 		if v := q.Get(k); v != "" {
 			f.Text = v
@@ -252,6 +258,14 @@ func (a *batchAPI) list(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	ids := make([]string, len(list))
+	for i, b := range list {
+		ids[i] = b.ID
+	}
+	progress, err := a.s.db.ProgressOf(r.Context(), ids)
+	if err != nil {
+		return err
+	}
 	items := make([]map[string]any, 0, len(list))
 	for _, b := range list {
 		var pl plan.Plan
@@ -261,7 +275,8 @@ func (a *batchAPI) list(w http.ResponseWriter, r *http.Request) error {
 			scenes = append(scenes, g.Scene)
 		}
 		items = append(items, map[string]any{"id": b.ID, "status": b.Status, "mode": b.Mode, "groups": len(pl.Groups),
-			"scenes": scenes, "created_at": b.CreatedAt, "finished_at": b.FinishedAt, "estimate": a.money(b.EstimateMicros)})
+			"scenes": scenes, "created_at": b.CreatedAt, "finished_at": b.FinishedAt, "estimate": a.money(b.EstimateMicros),
+			"progress": progress[b.ID]})
 	}
 	return writeJSON(w, http.StatusOK, map[string]any{"items": items, "next_cursor": next})
 }

@@ -382,6 +382,7 @@ func TestBatchManualXingtai(t *testing.T) {
 			{"", 1},
 			{"?status=succeeded&mode=manual", 1},
 			{"?status=running", 0},
+			{"?status=running,succeeded", 1},
 			{"?mode=smart", 0},
 			{"?month=7", 1},
 			{"?road=dirt", 1},
@@ -391,6 +392,8 @@ func TestBatchManualXingtai(t *testing.T) {
 			require.Equal(t, http.StatusOK, res.status, tc.query)
 			require.Len(t, res.json(t)["items"], tc.want, tc.query)
 		}
+		item := c.do("GET", "/api/v1/batches", nil).json(t)["items"].([]any)[0].(map[string]any)
+		require.Equal(t, map[string]any{"done": 4.0, "total": 4.0, "succeeded": 4.0, "failed": 0.0}, item["progress"])
 
 		// The same combination again is refused (422, used history).
 		res = c.do("POST", "/api/v1/batches", req)

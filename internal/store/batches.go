@@ -680,8 +680,8 @@ func (db *DB) interrupt(ctx context.Context, list []*Image) (int, error) {
 
 // BatchFilter narrows ListBatches.
 type BatchFilter struct {
-	UserID string // "" = everyone (admins)
-	Status string
+	UserID   string   // "" = everyone (admins)
+	Statuses []string // any of these (none = all)
 	Mode   string
 	From   *time.Time
 	To     *time.Time
@@ -707,8 +707,8 @@ func (db *DB) ListBatches(ctx context.Context, f BatchFilter) ([]*Batch, string,
 	if f.UserID != "" {
 		add("user_id = $?", f.UserID)
 	}
-	if f.Status != "" {
-		add("status = $?", f.Status)
+	if len(f.Statuses) > 0 {
+		q += " AND status IN (" + placeholders(&args, f.Statuses) + ")"
 	}
 	if f.Mode != "" {
 		add("mode = $?", f.Mode)
@@ -930,6 +930,49 @@ func (db *DB) queuedAhead(ctx context.Context, q querier, b *Batch) (int64, erro
 		return 0, fmt.Errorf("queue position: %w", err)
 	}
 	return n, nil
+}
+
+// Progress counts a batch's images.
+type Progress struct {
+	Done      int `json:"done"`
+	Total     int `json:"total"`
+	Succeeded int `json:"succeeded"`
+	Failed    int `json:"failed"`
+}
+
+// ProgressOf counts the images of each batch in one query (list pages).
+func (db *DB) ProgressOf(ctx context.Context, batchIDs []string) (map[string]Progress, error) {
+	out := make(map[string]Progress, len(batchIDs))
+	if len(batchIDs) == 0 {
+		return out, nil
+	}
+	var args []any
+	rs, err := db.query(ctx, db.R, "SELECT batch_id, status, COUNT(*) FROM images WHERE batch_id IN ("+placeholders(&args, batchIDs)+
+		") GROUP BY batch_id, status", args...)
+	if err != nil {
+		return nil, fmt.Errorf("batch progress: %w", err)
+	}
+	defer rs.Close()
+	for rs.Next() {
+		var id, status string
+		var n int
+		if err := rs.Scan(&id, &status, &n); err != nil {
+			return nil, fmt.Errorf("scan progress: %w", err)
+		}
+		p := out[id]
+		p.Total += n
+		if ImageTerminal(status) {
+			p.Done += n
+		}
+		switch status {
+		case ImageSucceeded:
+			p.Succeeded += n
+		case ImageFailed:
+			p.Failed += n
+		}
+		out[id] = p
+	}
+	return out, rs.Err()
 }
 
 // ActiveBatches returns the batches not yet in a terminal state.

@@ -100,10 +100,16 @@ func testBatchesEventsAndImages(t *testing.T, db *store.DB) {
 	require.Equal(t, store.BatchRunning, got.Status)
 	require.EqualValues(t, len(evs), got.EventSeq)
 
-	list, next, err := db.ListBatches(ctx, store.BatchFilter{UserID: u.ID, Status: store.BatchRunning})
+	list, next, err := db.ListBatches(ctx, store.BatchFilter{UserID: u.ID, Statuses: []string{store.BatchQueued, store.BatchRunning}})
 	require.NoError(t, err)
 	require.Len(t, list, 1)
 	require.Empty(t, next)
+	none, _, err := db.ListBatches(ctx, store.BatchFilter{UserID: u.ID, Statuses: []string{store.BatchSucceeded}})
+	require.NoError(t, err)
+	require.Empty(t, none)
+	prog, err := db.ProgressOf(ctx, []string{b.ID, "missing"})
+	require.NoError(t, err)
+	require.Equal(t, map[string]store.Progress{b.ID: {Done: 1, Total: 2, Succeeded: 1}}, prog)
 	require.NoError(t, db.InTx(ctx, func(tx *store.Tx) error {
 		_, err := db.SetBatchStatus(ctx, tx, b.ID, nil, store.BatchCancelled, "", nil)
 		return err
