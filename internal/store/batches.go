@@ -682,9 +682,9 @@ func (db *DB) interrupt(ctx context.Context, list []*Image) (int, error) {
 type BatchFilter struct {
 	UserID   string   // "" = everyone (admins)
 	Statuses []string // any of these (none = all)
-	Mode   string
-	From   *time.Time
-	To     *time.Time
+	Mode     string
+	From     *time.Time
+	To       *time.Time
 	// Text matches the plan JSON (county, province, road names…).
 	Text   string
 	Cursor string
