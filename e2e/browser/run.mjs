@@ -15,7 +15,9 @@
 // (exit 1) on any failed check, any uncaught page error and any console error,
 // except the browser's own "Failed to load resource" lines for the few
 // answers this script provokes on purpose (401 before signing in, 401 for the
-// wrong password, 422 for a too-small upload and an infeasible plan, 404 from
+// wrong password, 422 for a too-small upload and an infeasible plan, 409 for a
+// taken preset name and a second pending test ping, 400 for a private webhook
+// URL, 404 from GET /api/v1/me/webhook while none is set, 404 from
 // every /api/v1/pool/ route while the pool API is not built yet: then the pool
 // checks are skipped with a log line), and the browser's report of a failed
 // WebSocket handshake at /api/v1/ws while that route is not wired (the batch
@@ -54,6 +56,10 @@ const tolerated = [
   { path: '/api/v1/auth/login', status: 401 },
   { path: '/api/v1/uploads', status: 422 },
   { path: '/api/v1/batches', status: 422 },
+  { path: '/api/v1/presets', status: 409 },
+  { path: '/api/v1/me/webhook', status: 404 },
+  { path: '/api/v1/me/webhook', status: 400 },
+  { path: '/api/v1/me/webhook/test', status: 409 },
 ];
 /** Console lines of a WebSocket that could not connect (the route may not exist yet: the page polls). */
 const WS_FAILED = /^WebSocket connection to '[^']*\/api\/v1\/ws' failed/;
@@ -275,12 +281,12 @@ if (poolReady) {
     await page.getByRole('tab', { name: /手动模式/ }).click();
     const prov = page.getByRole('combobox', { name: '省份', exact: true });
     await prov.click();
-    await page.getByRole('option').first().waitFor();
+    await page.getByRole('listbox').getByRole('option').first().waitFor(); // not the preset <select>'s options
     await prov.press('ArrowDown');
     await prov.press('Enter');
     const county = page.getByRole('combobox', { name: '县区', exact: true });
     await county.click(); // waits until the province's counties enable it
-    await page.getByRole('option').first().waitFor();
+    await page.getByRole('listbox').getByRole('option').first().waitFor(); // not the preset <select>'s options
     await county.press('Enter');
     check((await county.inputValue()) !== '', 'no county picked');
     await page.selectOption('#manual-road', { index: 1 });
@@ -498,6 +504,125 @@ await step('history lists the batch and shows usage', async () => {
   await row.click();
   await page.waitForURL((u) => u.pathname === `/batches/${encodeURIComponent(batchId)}`);
   await page.locator('[data-testid=batch-page][data-succeeded="8"]').waitFor();
+});
+
+// ---- Presets on the new-batch form, webhook settings ---------------------
+
+const presetName = 'e2e 河北竖版 ' + Date.now().toString(36);
+const renamed = presetName + ' 改';
+const postTo = (path, method = 'POST') => (r) => new URL(r.url()).pathname === path && r.request().method() === method;
+const chipOn = (text) => page.locator('label.chip.is-on', { hasText: text });
+
+await step('save the form as a preset; a taken name is refused with the reason', async () => {
+  await navLink('新建批次').click();
+  await page.waitForURL((u) => u.pathname === '/new');
+  await page.getByTestId('preset-bar').waitFor();
+  await page.fill('#smart-groups', '3');
+  await page.locator('label.chip', { hasText: '河北' }).first().click();
+  await page.locator('.segmented label', { hasText: '9:16' }).click();
+  await page.locator('.segmented label', { hasText: '1536' }).click();
+  await page.getByRole('button', { name: '保存当前设置为预设' }).click();
+  await page.fill('#preset-name', presetName);
+  const [res] = await Promise.all([page.waitForResponse(postTo('/api/v1/presets')), page.getByRole('button', { name: '保存预设' }).click()]);
+  check(res.status() === 201, `create preset answered ${res.status()}`);
+  const s = (await res.json()).settings;
+  check(s.mode === 'smart' && s.groups === 3 && s.aspect === '9:16' && s.resolution === 1536 && s.filters?.provinces?.length === 1,
+    `stored settings ${JSON.stringify(s)}`);
+  await page.getByTestId('preset-bar').getByText(`已保存预设「${presetName}」`).waitFor();
+  await page.getByRole('button', { name: '保存当前设置为预设' }).click();
+  await page.fill('#preset-name', presetName);
+  const [dup] = await Promise.all([page.waitForResponse(postTo('/api/v1/presets')), page.getByRole('button', { name: '保存预设' }).click()]);
+  check(dup.status() === 409, `a taken name answered ${dup.status()}, want 409`);
+  await page.locator('#preset-save-form [role=alert]').getByText('已有同名预设').waitFor();
+  check(await page.getByRole('button', { name: `用当前设置覆盖「${presetName}」` }).isVisible(), 'no offer to overwrite the preset');
+  await shot('new-batch-preset');
+});
+
+await step('after a reload, applying the preset fills the form', async () => {
+  await page.reload();
+  await page.locator(`#preset-select option:text-is("${presetName}")`).waitFor({ state: 'attached' });
+  check((await page.inputValue('#smart-groups')) === '8', 'the form did not start from the defaults');
+  check(!(await page.getByRole('radio', { name: '9:16 竖屏' }).isChecked()), '9:16 is checked before applying');
+  await page.selectOption('#preset-select', { label: presetName });
+  await page.getByRole('button', { name: '应用预设' }).click();
+  await page.getByTestId('preset-applied').getByText(presetName).waitFor();
+  check((await page.inputValue('#smart-groups')) === '3', `groups ${await page.inputValue('#smart-groups')}, want 3`);
+  check(await page.getByRole('radio', { name: '9:16 竖屏' }).isChecked(), 'aspect 9:16 not applied');
+  check(await page.getByRole('radio', { name: '1536 像素' }).isChecked(), 'resolution 1536 not applied');
+  check((await chipOn('河北').count()) === 1, 'the province filter 河北 not applied');
+  await page.fill('#smart-groups', '4');
+  await page.getByTestId('preset-applied').getByText('之后有修改').waitFor();
+  // Rename in the manage dialog; the selector follows.
+  await page.getByRole('button', { name: '管理预设' }).click();
+  const dialog = page.getByRole('dialog', { name: '管理预设' });
+  await dialog.getByRole('button', { name: `重命名「${presetName}」` }).click();
+  await dialog.getByRole('textbox', { name: `「${presetName}」的新名称` }).fill(renamed);
+  const [ren] = await Promise.all([page.waitForResponse((r) => new URL(r.url()).pathname.startsWith('/api/v1/presets/') && r.request().method() === 'PATCH'), dialog.getByRole('button', { name: '保存', exact: true }).click()]);
+  check(ren.status() === 200, `rename answered ${ren.status()}`);
+  await dialog.getByText(`已重命名为「${renamed}」`).waitFor();
+  await shot('new-batch-presets-dialog');
+  await page.keyboard.press('Escape');
+  await dialog.waitFor({ state: 'hidden' });
+  await page.locator(`#preset-select option:text-is("${renamed}")`).waitFor({ state: 'attached' });
+  await page.setViewportSize({ width: 390, height: 844 });
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  check(overflow <= 1, `the new-batch page is ${overflow}px wider than a 390px window`);
+  await shot('new-batch-phone');
+  await page.setViewportSize({ width: 1366, height: 900 });
+});
+
+await step('settings: a private webhook URL is refused, a public one shows its secret once', async () => {
+  await navLink('设置').click();
+  await page.waitForURL((u) => u.pathname === '/account/settings');
+  const card = page.getByTestId('webhook-card');
+  await card.getByText('还没有设置 Webhook').waitFor();
+  await page.fill('#webhook-url', 'https://10.0.0.1/hook');
+  const [bad] = await Promise.all([page.waitForResponse(postTo('/api/v1/me/webhook', 'PUT')), card.getByRole('button', { name: '保存并生成密钥' }).click()]);
+  check(bad.status() === 400 && (await bad.json()).code === 'webhook_url_blocked', `private URL answered ${bad.status()}`);
+  await card.locator('[role=alert]').getByText('内网、本机或其他内部地址').waitFor();
+  check((await page.getAttribute('#webhook-url', 'aria-invalid')) === 'true', 'the URL field is not marked invalid');
+  check((await page.getByTestId('webhook-secret').count()) === 0, 'a secret shown for a refused URL');
+  await shot('settings-refused');
+  // .invalid never resolves: the save succeeds, deliveries stay pending (retried).
+  await page.fill('#webhook-url', 'https://e2e.invalid/ludeng-hook');
+  await card.getByRole('checkbox', { name: /分组结束/ }).check();
+  const [ok] = await Promise.all([page.waitForResponse(postTo('/api/v1/me/webhook', 'PUT')), card.getByRole('button', { name: '保存并生成密钥' }).click()]);
+  check(ok.status() === 201, `create webhook answered ${ok.status()}`);
+  const secret = await page.getByTestId('webhook-secret-value').inputValue();
+  check(/^whsec_/.test(secret), `secret "${secret.slice(0, 8)}…" does not start with whsec_`);
+  check(await page.getByTestId('webhook-secret').getByRole('button', { name: '复制' }).isVisible(), 'no copy button for the secret');
+  const [ping] = await Promise.all([page.waitForResponse(postTo('/api/v1/me/webhook/test')), card.getByRole('button', { name: '发送测试' }).click()]);
+  check(ping.status() === 202, `test ping answered ${ping.status()}`);
+  await page.getByTestId('delivery-row').filter({ hasText: 'ping' }).first().waitFor();
+  const [again] = await Promise.all([page.waitForResponse(postTo('/api/v1/me/webhook/test')), card.getByRole('button', { name: '发送测试' }).click()]);
+  check(again.status() === 409, `a second ping while one is pending answered ${again.status()}, want 409`);
+  await card.getByText('上一个测试 ping 还在发送中').waitFor();
+  await shot('settings');
+  await page.reload();
+  await page.getByTestId('delivery-row').first().waitFor();
+  check((await page.inputValue('#webhook-url')) === 'https://e2e.invalid/ludeng-hook', 'the saved URL is not shown after a reload');
+  check(!(await page.content()).includes(secret), 'the secret is shown again after a reload');
+  check(await card.getByRole('checkbox', { name: /分组结束/ }).isChecked(), 'group.done not kept');
+});
+
+await step('settings fit a laptop and a phone; the webhook and the preset can be deleted', async () => {
+  for (const [w, h, name] of [[1280, 800, 'settings-1280'], [390, 844, 'settings-phone']]) {
+    await page.setViewportSize({ width: w, height: h });
+    await page.getByTestId('delivery-row').first().waitFor();
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    check(overflow <= 1, `the settings page is ${overflow}px wider than a ${w}px window`);
+    await shot(name);
+  }
+  await page.setViewportSize({ width: 1366, height: 900 });
+  const card = page.getByTestId('webhook-card');
+  await card.getByRole('button', { name: '删除 Webhook' }).click();
+  const [del] = await Promise.all([page.waitForResponse(postTo('/api/v1/me/webhook', 'DELETE')), card.getByRole('button', { name: '确认删除' }).click()]);
+  check(del.status() === 204, `delete webhook answered ${del.status()}`);
+  await card.getByText('还没有设置 Webhook').waitFor();
+  const presets = page.getByTestId('presets-card');
+  await presets.getByRole('button', { name: `删除「${renamed}」` }).click();
+  await presets.getByRole('button', { name: '确认删除' }).click();
+  await presets.getByText(`已删除预设「${renamed}」`).waitFor();
 });
 
 let tokenValue = '';

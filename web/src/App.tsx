@@ -11,6 +11,7 @@ import { LoginPage } from './pages/Login';
 import { NewBatchPage } from './pages/NewBatch';
 import { NotFoundPage } from './pages/NotFound';
 import { PoolPage } from './pages/Pool';
+import { SettingsPage } from './pages/Settings';
 import { Redirect, navigate, useLocation } from './router';
 import { SessionContext, type Session } from './session';
 
@@ -122,6 +123,10 @@ function Page({ path }: { path: string }) {
   if (path === '/admin/users') return <AdminPage tab="users" />;
   if (path === '/admin/audit') return <AdminPage tab="audit" />;
   if (path === '/account') return <AccountPage />;
+  // Settings live under /account/, a path the server already answers with
+  // index.html (its SPA route list has no /settings).
+  if (path === '/account/settings') return <SettingsPage />;
+  if (path === '/settings') return <Redirect to="/account/settings" />;
   return <NotFoundPage />;
 }
 

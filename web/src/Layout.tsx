@@ -11,6 +11,7 @@ const NAV: { to: string; key: MessageKey; admin?: boolean }[] = [
   { to: '/new', key: 'nav.new' },
   { to: '/history', key: 'nav.history' },
   { to: '/pool', key: 'nav.pool' },
+  { to: '/account/settings', key: 'nav.settings' },
   { to: '/admin', key: 'nav.admin', admin: true },
   { to: '/account', key: 'nav.account' },
 ];
@@ -31,6 +32,9 @@ export function Layout({ metaError, children }: { metaError: unknown; children: 
   const { user, meta, signOut } = useSession();
   const { path } = useLocation();
   const [leaving, setLeaving] = useState(false);
+  const nav = NAV.filter((n) => !n.admin || user.role === 'admin');
+  // The most specific item wins: /account/settings is Settings, not Account.
+  const current = nav.filter((n) => isActive(path, n.to)).sort((a, b) => b.to.length - a.to.length)[0]?.to;
 
   const logout = async () => {
     setLeaving(true);
@@ -53,11 +57,11 @@ export function Layout({ metaError, children }: { metaError: unknown; children: 
           <span className="brand-name">{t('app.name')}</span>
         </Link>
         <nav aria-label={t('nav.main')} className="nav">
-          {NAV.filter((n) => !n.admin || user.role === 'admin').map((n) => {
+          {nav.map((n) => {
             // A batch page belongs to the history section.
-            const on = isActive(path, n.to) || (n.to === '/history' && isActive(path, '/batches'));
+            const on = n.to === current || (n.to === '/history' && isActive(path, '/batches'));
             return (
-              <Link key={n.to} to={n.to} className={on ? 'is-active' : ''} aria-current={isActive(path, n.to) ? 'page' : on ? 'true' : undefined}>
+              <Link key={n.to} to={n.to} className={on ? 'is-active' : ''} aria-current={n.to === current ? 'page' : on ? 'true' : undefined}>
                 {t(n.key)}
               </Link>
             );

@@ -467,6 +467,55 @@ export interface SignedLink {
   expires_at: string;
 }
 
+// ---- Presets and webhooks ----------------------------------------------
+
+/** Saved batch settings: a batch request without upload_id, seed and dry_run (stored normalised). */
+export interface PresetSettings {
+  mode: 'smart' | 'manual';
+  groups?: number;
+  manual?: { county: string; month: number; road: string; elements: string[] } | null;
+  filters?: SmartFilters | null;
+  allow_same_province?: boolean;
+  aspect?: Aspect;
+  resolution?: 1024 | 1536;
+  enhance?: Enhance;
+  priority?: Priority;
+  budget?: string;
+}
+
+export interface Preset {
+  id: string;
+  name: string;
+  settings: PresetSettings;
+  created_at: string;
+  updated_at: string;
+}
+
+export type WebhookEvent = 'batch.done' | 'group.done';
+
+export interface Webhook {
+  id: string;
+  url: string;
+  events: WebhookEvent[];
+  created_at: string;
+  updated_at: string;
+  /** Only in the answer of the PUT that creates the webhook or rotates its secret. */
+  secret?: string;
+}
+
+export interface WebhookDelivery {
+  id: string;
+  event: WebhookEvent | 'ping' | string;
+  batch_id: string | null;
+  status: 'pending' | 'delivered' | 'failed' | string;
+  attempts: number;
+  last_status_code: number | null;
+  last_error: string;
+  created_at: string;
+  last_attempt_at: string | null;
+  delivered_at: string | null;
+}
+
 export interface BatchListFilter {
   status?: string;
   mode?: string;
@@ -536,4 +585,17 @@ export const api = {
     request<SignedLink>('POST', `/api/v1/batches/${enc(id)}/links`, body),
   archiveHistory: () => request<{ archived: number }>('POST', '/api/v1/history/archive', {}),
   usage: () => request<Usage>('GET', '/api/v1/usage'),
+
+  listPresets: (cursor?: string, limit = 200) => request<Page<Preset>>('GET', '/api/v1/presets' + query({ limit, cursor })),
+  createPreset: (name: string, settings: PresetSettings) => request<Preset>('POST', '/api/v1/presets', { name, settings }),
+  updatePreset: (id: string, patch: { name?: string; settings?: PresetSettings }) =>
+    request<Preset>('PATCH', `/api/v1/presets/${enc(id)}`, patch),
+  deletePreset: (id: string) => request<void>('DELETE', `/api/v1/presets/${enc(id)}`),
+
+  webhook: () => request<Webhook>('GET', '/api/v1/me/webhook'),
+  putWebhook: (body: { url: string; events: WebhookEvent[]; rotate_secret?: boolean }) => request<Webhook>('PUT', '/api/v1/me/webhook', body),
+  deleteWebhook: () => request<void>('DELETE', '/api/v1/me/webhook'),
+  testWebhook: () => request<WebhookDelivery>('POST', '/api/v1/me/webhook/test'),
+  webhookDeliveries: (cursor?: string, limit = 20) =>
+    request<Page<WebhookDelivery>>('GET', '/api/v1/me/webhook/deliveries' + query({ limit, cursor })),
 };

@@ -87,38 +87,45 @@ function sortedUnique<T extends string | number>(xs: T[]): T[] {
   return [...new Set(xs)].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
-/** buildRequest makes the POST /api/v1/batches body of the form (without dry_run and seed). */
-export function buildRequest(mode: Mode, uploadId: string | null, smart: SmartState, manual: ManualState, out: OutputState): BuildResult {
-  const blocked: BlockReason[] = [];
-  if (!uploadId) blocked.push('needUpload');
+/** The settings part of a batch request: the body without upload_id, seed and dry_run (what a preset saves). */
+export type FormSettings = Omit<SubmitBody, 'upload_id' | 'seed' | 'dry_run'>;
+
+/**
+ * formSettings is the form as API settings: only the active mode's fields,
+ * sorted filters without empty ones, priority only when not normal, the
+ * budget only when it is a valid amount (an invalid one is left out).
+ */
+export function formSettings(mode: Mode, smart: SmartState, manual: ManualState, out: OutputState): FormSettings {
   const budget = normalizeBudget(out.budget);
-  if (budget === null) blocked.push('badBudget');
-
-  const body: SubmitBody = {
-    upload_id: uploadId ?? '',
-    mode,
-    aspect: out.aspect,
-    resolution: out.resolution,
-    enhance: out.enhance,
-  };
-  if (out.priority !== 'normal') body.priority = out.priority;
-  if (budget) body.budget = budget;
-
+  const s: FormSettings = { mode, aspect: out.aspect, resolution: out.resolution, enhance: out.enhance };
+  if (out.priority !== 'normal') s.priority = out.priority;
+  if (budget) s.budget = budget;
   if (mode === 'smart') {
-    body.groups = clampGroups(smart.groups);
-    body.allow_same_province = smart.allowSameProvince;
+    s.groups = clampGroups(smart.groups);
+    s.allow_same_province = smart.allowSameProvince;
     const filters: NonNullable<SubmitBody['filters']> = {};
     if (smart.provinces.length) filters.provinces = sortedUnique(smart.provinces);
     if (smart.months.length) filters.months = sortedUnique(smart.months);
     if (smart.roads.length) filters.roads = sortedUnique(smart.roads);
     if (smart.categories.length) filters.element_categories = sortedUnique(smart.categories);
-    if (Object.keys(filters).length) body.filters = filters;
+    if (Object.keys(filters).length) s.filters = filters;
   } else {
+    s.manual = { county: manual.county ?? '', month: manual.month, road: manual.road, elements: sortedUnique(manual.elements) };
+  }
+  return s;
+}
+
+/** buildRequest makes the POST /api/v1/batches body of the form (without dry_run and seed). */
+export function buildRequest(mode: Mode, uploadId: string | null, smart: SmartState, manual: ManualState, out: OutputState): BuildResult {
+  const blocked: BlockReason[] = [];
+  if (!uploadId) blocked.push('needUpload');
+  if (normalizeBudget(out.budget) === null) blocked.push('badBudget');
+  if (mode === 'manual') {
     if (!manual.county) blocked.push('needCounty');
     if (!manual.road) blocked.push('needRoad');
     if (manual.elements.length === 0) blocked.push('needElements');
-    body.manual = { county: manual.county ?? '', month: manual.month, road: manual.road, elements: sortedUnique(manual.elements) };
   }
+  const body: SubmitBody = { upload_id: uploadId ?? '', ...formSettings(mode, smart, manual, out) };
   return { body: blocked.length ? null : body, blocked };
 }
 

@@ -31,6 +31,7 @@ import {
   type OutputState,
   type SmartState,
 } from '../batch/request';
+import { PresetBar } from '../batch/PresetBar';
 import type { Suggestion } from '../batch/problem';
 import { ProblemPanel, useLabels } from '../batch/ui';
 import { formatMoney } from '../format';
@@ -163,6 +164,19 @@ export function NewBatchPage() {
   return (
     <section>
       <PageHeader title={t('new.title')}>{t('new.intro')}</PageHeader>
+      <PresetBar
+        form={{ mode, smart, manual, output }}
+        groupsMax={groupsMax}
+        isAdmin={user.role === 'admin'}
+        onApply={(f) => {
+          setMode(f.mode);
+          setSmart(f.smart);
+          setManual(f.manual);
+          setOutput(f.output);
+          setFailure(null);
+          setFlash('');
+        }}
+      />
       <div className="new-grid">
         <section className="card" aria-labelledby="upload-title">
           <h2 id="upload-title">{t('upload.title')}</h2>
