@@ -11,7 +11,7 @@ import (
 
 // spaRoutes are the client-side routes that get index.html; any other
 // unknown path is a real 404, so typos and scanners do not get a 200 page.
-var spaRoutes = []string{"/", "/login", "/new", "/batches", "/history", "/pool", "/admin", "/account"}
+var spaRoutes = []string{"/", "/login", "/new", "/batches", "/history", "/pool", "/admin", "/account", "/settings"}
 
 func isSPARoute(p string) bool {
 	for _, r := range spaRoutes {
