@@ -65,6 +65,10 @@ func TestPresets(t *testing.T) {
 			{"unknown road", map[string]any{"name": "x", "settings": map[string]any{"filters": map[string]any{"roads": []string{"lava"}}}}, http.StatusBadRequest, "plan_bad_filter"},
 			{"month 13", map[string]any{"name": "x", "settings": map[string]any{"filters": map[string]any{"months": []int{13}}}}, http.StatusBadRequest, "plan_bad_filter"},
 			{"manual without combination", map[string]any{"name": "x", "settings": map[string]any{"mode": "manual"}}, http.StatusBadRequest, "batch_manual_missing"},
+			{"manual unknown county", map[string]any{"name": "x", "settings": map[string]any{"mode": "manual",
+				"manual": map[string]any{"county": "火星县", "month": 7, "road": "dirt", "elements": []string{"tricycle"}}}}, http.StatusUnprocessableEntity, "plan_unknown_county"},
+			{"manual unknown road", map[string]any{"name": "x", "settings": map[string]any{"mode": "manual",
+				"manual": map[string]any{"county": "130503", "month": 7, "road": "lava", "elements": []string{"tricycle"}}}}, http.StatusBadRequest, "plan_unknown_road"},
 			{"per-submission field", map[string]any{"name": "x", "settings": map[string]any{"upload_id": "u"}}, http.StatusBadRequest, "invalid_json"},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
@@ -103,6 +107,7 @@ func TestPresets(t *testing.T) {
 		ms := byName["xingtai"]["settings"].(map[string]any)
 		require.Equal(t, "manual", ms["mode"])
 		require.NotContains(t, ms, "groups")
+		require.Equal(t, "130503", ms["manual"].(map[string]any)["county"], "邢台县 is stored resolved to 信都区's code")
 		page := c.do("GET", "/api/v1/presets?limit=2", nil).json(t)
 		require.Len(t, page["items"], 2)
 		rest := c.do("GET", "/api/v1/presets?limit=2&cursor="+page["next_cursor"].(string), nil).json(t)

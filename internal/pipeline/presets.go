@@ -28,8 +28,9 @@ var ErrPoolNotLoaded = fault.New(fault.Unavailable, "pool_not_loaded", "The elem
 // CheckPreset validates settings with the checks Submit applies to a batch
 // request (normalize, the budget rule, the planner's group count and
 // filters), without planning, and returns them with the defaults filled
-// in. Checks that depend on the user's history (a manual combination
-// generated before) can only happen at submit.
+// in (a manual county resolved to its code). Checks that depend on the
+// user's history (a manual combination generated before) can only happen
+// at submit.
 func (p *Pipeline) CheckPreset(c Caller, s PresetSettings) (PresetSettings, error) {
 	req := SubmitRequest{Mode: s.Mode, Groups: s.Groups, Manual: s.Manual, Filters: s.Filters, AllowSameProvince: s.AllowSameProvince,
 		Aspect: s.Aspect, Resolution: s.Resolution, Enhance: s.Enhance, Priority: s.Priority, Budget: s.Budget}
@@ -42,16 +43,21 @@ func (p *Pipeline) CheckPreset(c Caller, s PresetSettings) (PresetSettings, erro
 	}
 	out := PresetSettings{Mode: req.Mode, AllowSameProvince: req.AllowSameProvince, Aspect: prm.Aspect, Resolution: prm.Resolution,
 		Enhance: prm.Enhance, Priority: prm.Priority, Budget: req.Budget}
+	snap := p.d.Pool.Current()
+	if snap == nil {
+		return s, ErrPoolNotLoaded
+	}
 	if req.Mode == "manual" {
-		out.Manual = req.Manual
+		m := req.Manual
+		c, err := p.d.Planner.CheckManual(snap, plan.ManualRequest{County: m.County, Month: m.Month, Road: m.Road, Elements: m.Elements})
+		if err != nil {
+			return s, err
+		}
+		out.Manual = &ManualSpec{County: c.CountyCode, Month: c.Month, Road: c.Road, Elements: c.Elements}
 		return out, nil
 	}
 	if req.Groups < 1 || req.Groups > plan.MaxGroups {
 		return s, plan.ErrBadGroups.With("groups", req.Groups)
-	}
-	snap := p.d.Pool.Current()
-	if snap == nil {
-		return s, ErrPoolNotLoaded
 	}
 	f := plan.Filters{}
 	if req.Filters != nil {

@@ -8,3 +8,10 @@ import "github.com/ludeng/ludeng/internal/pool"
 func (p *Planner) CheckFilters(s *pool.Snapshot, f Filters) (Filters, error) {
 	return p.index(s).normalizeFilters(f)
 }
+
+// CheckManual validates a manual combination against the snapshot exactly
+// as Manual does, except for the user's history (which only submit can
+// judge), and returns it canonical (the county resolved to its code).
+func (p *Planner) CheckManual(s *pool.Snapshot, req ManualRequest) (Combination, error) {
+	return p.checkManual(p.index(s), req)
+}

@@ -21,32 +21,8 @@ import (
 // refused (the user may archive history to free it).
 func (p *Planner) Manual(ctx context.Context, s *pool.Snapshot, req ManualRequest) (*Plan, error) {
 	x := p.index(s)
-	r, err := x.resolveCounty(req.County)
+	c, err := p.checkManual(x, req)
 	if err != nil {
-		return nil, err
-	}
-	if req.Month < 1 || req.Month > 12 {
-		return nil, ErrBadMonth.With("month", req.Month)
-	}
-	if _, ok := x.roadIdx[req.Road]; !ok {
-		return nil, ErrUnknownRoad.With("road", req.Road).With("allowed", x.roads)
-	}
-	if len(req.Elements) == 0 {
-		return nil, ErrNoElements
-	}
-	c := Combination{CountyCode: r.Code, Month: req.Month, Road: req.Road, Elements: req.Elements}.Canonical()
-	if len(c.Elements) > p.cfg.MaxElements {
-		return nil, ErrTooMany.With("max", p.cfg.MaxElements).With("count", len(c.Elements))
-	}
-	for _, id := range c.Elements {
-		if _, ok := x.elemIdx[id]; !ok {
-			return nil, ErrUnknownElem.With("element", id)
-		}
-	}
-	if err := c.Validate(); err != nil {
-		return nil, err
-	}
-	if err := x.checkPlausible(c); err != nil {
 		return nil, err
 	}
 	loo := c.LOOKeys()
@@ -65,6 +41,40 @@ func (p *Planner) Manual(ctx context.Context, s *pool.Snapshot, req ManualReques
 		Mode: "manual", PoolVersion: s.Version(), ConfigHash: p.cfg.Hash(),
 		Filters: Filters{}.nonNil(), Groups: groups,
 	}, nil
+}
+
+// checkManual is everything Manual checks before history: the county, the
+// month, the road, the elements and whether they fit together.
+func (p *Planner) checkManual(x *index, req ManualRequest) (Combination, error) {
+	r, err := x.resolveCounty(req.County)
+	if err != nil {
+		return Combination{}, err
+	}
+	if req.Month < 1 || req.Month > 12 {
+		return Combination{}, ErrBadMonth.With("month", req.Month)
+	}
+	if _, ok := x.roadIdx[req.Road]; !ok {
+		return Combination{}, ErrUnknownRoad.With("road", req.Road).With("allowed", x.roads)
+	}
+	if len(req.Elements) == 0 {
+		return Combination{}, ErrNoElements
+	}
+	c := Combination{CountyCode: r.Code, Month: req.Month, Road: req.Road, Elements: req.Elements}.Canonical()
+	if len(c.Elements) > p.cfg.MaxElements {
+		return Combination{}, ErrTooMany.With("max", p.cfg.MaxElements).With("count", len(c.Elements))
+	}
+	for _, id := range c.Elements {
+		if _, ok := x.elemIdx[id]; !ok {
+			return Combination{}, ErrUnknownElem.With("element", id)
+		}
+	}
+	if err := c.Validate(); err != nil {
+		return Combination{}, err
+	}
+	if err := x.checkPlausible(c); err != nil {
+		return Combination{}, err
+	}
+	return c, nil
 }
 
 // CountyCandidate is a county offered when a name is ambiguous or unknown.
