@@ -114,6 +114,7 @@ func Fit(img image.Image, w, h int) image.Image {
 // Normalize decodes data, fits it to w×h and re-encodes it in its own format
 // (JPEG stays JPEG at quality 92, everything else becomes PNG). Data already
 // at the right size is returned untouched. An undecodable image is an error.
+// A JPEG is fitted in Y'CbCr (fitYCbCr), other images by Fit.
 func Normalize(data []byte, w, h int) (out []byte, mime string, err error) {
 	cfg, format, err := image.DecodeConfig(bytes.NewReader(data))
 	if err != nil {
@@ -129,6 +130,11 @@ func Normalize(data []byte, w, h int) (out []byte, mime string, err error) {
 	}
 	if cfg.Width == w && cfg.Height == h && (format == "jpeg" || format == "png") {
 		return data, "image/" + format, nil
+	}
+	if y, ok := img.(*image.YCbCr); ok && format == "jpeg" {
+		if out := fitYCbCr(y, w, h); out != nil {
+			return Encode(out, true)
+		}
 	}
 	return Encode(Fit(img, w, h), format == "jpeg")
 }

@@ -21,6 +21,7 @@ import (
 	"math"
 	"math/bits"
 	"sort"
+	"sync"
 )
 
 // Default thresholds (DESIGN.md §3).
@@ -158,7 +159,7 @@ type Signature struct {
 func NewSignature(img image.Image) *Signature {
 	g := ssimPlane(img)
 	s := &Signature{PHash: phashPlane(g.resize(32, 32)), gray: g}
-	if k := gaussian(11, 1.5); g.w >= len(k) && g.h >= len(k) {
+	if k := ssimKernel; g.w >= len(k) && g.h >= len(k) {
 		sq := make([]float64, len(g.pix))
 		for i, v := range g.pix {
 			sq[i] = v * v
@@ -189,18 +190,66 @@ func (s *Signature) Compare(o *Signature, t Thresholds) Result {
 	return r
 }
 
+// ssimKernel is the SSIM window (11 taps, σ 1.5).
+var ssimKernel = gaussian(11, 1.5)
+
+// ssimScratch holds the horizontally blurred cross product of one compare;
+// QC compares every new image with each stored one, so it is reused.
+var ssimScratch = sync.Pool{New: func() any { return new([]float64) }}
+
 // ssim uses the cached moments when both copies have the same size, and
-// the full computation (which resamples o) otherwise.
+// the full computation (which resamples o) otherwise. The cross moment is
+// blurValid of a·b fused with ssimMean — the same arithmetic in the same
+// order, without materialising a·b or the blurred map.
 func (s *Signature) ssim(o *Signature) float64 {
 	if s.mu == nil || o.mu == nil || s.gray.w != o.gray.w || s.gray.h != o.gray.h {
 		return ssimPlanes(s.gray, o.gray)
 	}
-	ab := make([]float64, len(s.gray.pix))
-	for i := range ab {
-		ab[i] = s.gray.pix[i] * o.gray.pix[i]
+	const (
+		c1 = (0.01 * 255) * (0.01 * 255)
+		c2 = (0.03 * 255) * (0.03 * 255)
+	)
+	k := ssimKernel
+	w, h := s.gray.w, s.gray.h
+	ow, oh := w-len(k)+1, h-len(k)+1
+	buf := ssimScratch.Get().(*[]float64)
+	defer ssimScratch.Put(buf)
+	if cap(*buf) < ow*h+ow {
+		*buf = make([]float64, ow*h+ow)
 	}
-	sAB, w, h := blurValid(ab, s.gray.w, s.gray.h, gaussian(11, 1.5))
-	return ssimMean(s.mu, o.mu, s.sq, o.sq, sAB, w*h)
+	mid, row := (*buf)[:ow*h], (*buf)[ow*h:ow*h+ow]
+	a, b := s.gray.pix, o.gray.pix
+	for y := 0; y < h; y++ {
+		ra, rb := a[y*w:(y+1)*w], b[y*w:(y+1)*w]
+		dst := mid[y*ow : (y+1)*ow]
+		for x := range dst {
+			sum := 0.0
+			for i, kv := range k {
+				sum += ra[x+i] * rb[x+i] * kv
+			}
+			dst[x] = sum
+		}
+	}
+	total := 0.0
+	for y := 0; y < oh; y++ {
+		clear(row)
+		for i, kv := range k {
+			src := mid[(y+i)*ow : (y+i+1)*ow]
+			for x := range row {
+				row[x] += src[x] * kv
+			}
+		}
+		muA, muB := s.mu[y*ow:(y+1)*ow], o.mu[y*ow:(y+1)*ow]
+		sAA, sBB := s.sq[y*ow:(y+1)*ow], o.sq[y*ow:(y+1)*ow]
+		for x, sAB := range row {
+			ma, mb := muA[x], muB[x]
+			va := sAA[x] - ma*ma
+			vb := sBB[x] - mb*mb
+			cov := sAB - ma*mb
+			total += ((2*ma*mb + c1) * (2*cov + c2)) / ((ma*ma + mb*mb + c1) * (va + vb + c2))
+		}
+	}
+	return total / float64(ow*oh)
 }
 
 // Blank reports whether the image is blank, solid or carries too little

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -281,4 +282,49 @@ func TestRun(t *testing.T) {
 	require.Equal(t, 200, status)
 	cancel()
 	require.NoError(t, <-done)
+}
+
+// TestRenderDuringLatency: an image call starts rendering its picture
+// before waiting the configured latency (the latency is the whole answer
+// time, as with a real API, not latency + render); a failure step renders
+// nothing. Sleeps and render starts are recorded; nothing is slept.
+func TestRenderDuringLatency(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var events []string
+	sleep := func(_ context.Context, d time.Duration) error {
+		mu.Lock()
+		events = append(events, "sleep "+d.String())
+		mu.Unlock()
+		return nil
+	}
+	f := New(Options{Latency: Latency{Base: Duration(2 * time.Second)}, Sleep: sleep}, nil)
+	f.onPrerender = func() {
+		mu.Lock()
+		events = append(events, "render")
+		mu.Unlock()
+	}
+	srv := httptest.NewServer(f)
+	t.Cleanup(srv.Close)
+	url := srv.URL
+	auth := map[string]string{"x-goog-api-key": "k"}
+	body := `{"contents":[{"parts":[{"text":"dusk, dirt road"}]}],"generationConfig":{"imageConfig":{"aspectRatio":"1:1"}}}`
+	path := url + "/gemini/v1beta/models/gemini-3-pro-image:generateContent"
+
+	status, resp := do(t, http.MethodPost, path, auth, body)
+	require.Equal(t, 200, status, string(resp))
+	require.Contains(t, string(resp), `"mimeType":"image/jpeg"`)
+	require.Equal(t, []string{"render", "sleep 2s"}, events)
+
+	events = nil
+	require.NoError(t, f.Script("gemini", "503"))
+	status, _ = do(t, http.MethodPost, path, auth, body)
+	require.Equal(t, 503, status)
+	require.Equal(t, []string{"sleep 2s"}, events)
+
+	// An invalid body is still answered after the latency.
+	events = nil
+	status, _ = do(t, http.MethodPost, path, auth, `{"contents":`)
+	require.Equal(t, 400, status)
+	require.Equal(t, []string{"sleep 2s"}, events)
 }

@@ -90,15 +90,10 @@ func (s *Server) gemini(w http.ResponseWriter, r *http.Request, rest string) {
 	if err != nil {
 		return
 	}
-	st, alive := s.begin(r, "gemini")
-	if !alive {
-		return
-	}
+	// The request is read before the latency so the picture can be
+	// rendered during it; errors are still answered after it.
 	var req map[string]any
-	if err := json.Unmarshal(body, &req); err != nil {
-		googleErr(w, http.StatusBadRequest, "INVALID_ARGUMENT", "Invalid JSON payload received. "+err.Error())
-		return
-	}
+	jsonErr := json.Unmarshal(body, &req)
 	prompt, photo := geminiInputs(req)
 	gc := obj(field(req, "generationConfig"))
 	ic := obj(field(gc, "imageConfig"))
@@ -113,6 +108,19 @@ func (s *Server) gemini(w http.ResponseWriter, r *http.Request, rest string) {
 		wantImage = true
 	}
 	wh, verr := geminiSize(model, aspect, size)
+	var img func() blob
+	st, alive := s.begin(r, "gemini", func(st step) {
+		if st.name == "ok" && jsonErr == nil && wantImage && verr == "" && prompt != "" {
+			img = s.prerender(prompt, photo, wh[0], wh[1], !s.options().PNG)
+		}
+	})
+	if !alive {
+		return
+	}
+	if jsonErr != nil {
+		googleErr(w, http.StatusBadRequest, "INVALID_ARGUMENT", "Invalid JSON payload received. "+jsonErr.Error())
+		return
+	}
 	if verr != "" && st.name == "ok" {
 		googleErr(w, http.StatusBadRequest, "INVALID_ARGUMENT", verr)
 		return
@@ -141,11 +149,10 @@ func (s *Server) gemini(w http.ResponseWriter, r *http.Request, rest string) {
 	case "ok":
 		parts := []map[string]any{{"text": "Here is the street light in the scene you described."}}
 		if wantImage {
-			d := s.decoy()
-			img := s.image(prompt, photo, wh[0], wh[1])
+			d, im := s.decoy(), img()
 			parts = append(parts,
 				map[string]any{"inlineData": map[string]any{"mimeType": d.mime, "data": base64.StdEncoding.EncodeToString(d.data)}, "thought": true},
-				map[string]any{"inlineData": map[string]any{"mimeType": img.mime, "data": base64.StdEncoding.EncodeToString(img.data)}})
+				map[string]any{"inlineData": map[string]any{"mimeType": im.mime, "data": base64.StdEncoding.EncodeToString(im.data)}})
 		}
 		answer([]map[string]any{{"content": map[string]any{"role": "model", "parts": parts}, "finishReason": "STOP", "index": 0}}, nil)
 	case "no_image":

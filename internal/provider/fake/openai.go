@@ -56,10 +56,8 @@ func (s *Server) openAI(w http.ResponseWriter, r *http.Request, rest string) {
 		}
 		return
 	}
-	st, alive := s.begin(r, "openai")
-	if !alive {
-		return
-	}
+	// The form is read before the latency so the picture can be rendered
+	// during it (see begin); errors are still answered after it.
 	prompt, model, size := r.FormValue("prompt"), r.FormValue("model"), r.FormValue("size")
 	format := r.FormValue("output_format")
 	if format == "" {
@@ -78,6 +76,15 @@ func (s *Server) openAI(w http.ResponseWriter, r *http.Request, rest string) {
 		model = "gpt-image-1.5"
 	}
 	wh, sizeErr := openAISize(model, size)
+	var img func() blob
+	st, alive := s.begin(r, "openai", func(st step) {
+		if st.name == "ok" && photo != nil && prompt != "" && sizeErr == "" {
+			img = s.prerenderAs(prompt, photo, wh[0], wh[1], format)
+		}
+	})
+	if !alive {
+		return
+	}
 	switch {
 	case st.name != "ok":
 	case photo == nil:
@@ -92,10 +99,10 @@ func (s *Server) openAI(w http.ResponseWriter, r *http.Request, rest string) {
 	}
 	switch st.name {
 	case "ok":
-		img := s.imageAs(prompt, photo, wh[0], wh[1], format)
+		im := img()
 		writeJSON(w, http.StatusOK, map[string]any{
 			"created":    s.options().Now().Unix(),
-			"data":       []map[string]any{{"b64_json": base64.StdEncoding.EncodeToString(img.data)}},
+			"data":       []map[string]any{{"b64_json": base64.StdEncoding.EncodeToString(im.data)}},
 			"background": "opaque", "output_format": format, "quality": orDefault(r.FormValue("quality"), "medium"),
 			"size": fmt.Sprintf("%dx%d", wh[0], wh[1]),
 			"usage": map[string]any{"input_tokens": 1536, "input_tokens_details": map[string]int{"image_tokens": 1500, "text_tokens": 36},
@@ -162,15 +169,15 @@ func openAISize(model, size string) ([2]int, string) {
 	return [2]int{}, fmt.Sprintf("Invalid value: '%s'. Supported values are: '1024x1024', '1024x1536', '1536x1024', and 'auto'.", size)
 }
 
-// imageAs renders in the requested output format.
-func (s *Server) imageAs(prompt string, photo []byte, w, h int, format string) blob {
+// prerenderAs starts rendering in the requested output format (see prerender).
+func (s *Server) prerenderAs(prompt string, photo []byte, w, h int, format string) func() blob {
 	switch format {
 	case "jpeg", "jpg":
-		return s.render(prompt, photo, w, h, true)
+		return s.prerender(prompt, photo, w, h, true)
 	case "png":
-		return s.render(prompt, photo, w, h, false)
+		return s.prerender(prompt, photo, w, h, false)
 	}
-	return s.image(prompt, photo, w, h)
+	return s.prerender(prompt, photo, w, h, !s.options().PNG)
 }
 
 func orDefault(v, d string) string {
@@ -208,10 +215,8 @@ func (s *Server) openRouter(w http.ResponseWriter, r *http.Request, rest string)
 	if err != nil {
 		return
 	}
-	st, alive := s.begin(r, "openrouter")
-	if !alive {
-		return
-	}
+	// The request is read before the latency so the picture can be
+	// rendered during it (see begin); errors are still answered after it.
 	var req struct {
 		Model    string `json:"model"`
 		Messages []struct {
@@ -224,10 +229,7 @@ func (s *Server) openRouter(w http.ResponseWriter, r *http.Request, rest string)
 			ImageSize   string `json:"image_size"`
 		} `json:"image_config"`
 	}
-	if err := json.Unmarshal(body, &req); err != nil {
-		orErr(http.StatusBadRequest, "Invalid JSON in request body", nil)
-		return
-	}
+	jsonErr := json.Unmarshal(body, &req)
 	var prompt string
 	var photo []byte
 	for _, m := range req.Messages {
@@ -256,6 +258,19 @@ func (s *Server) openRouter(w http.ResponseWriter, r *http.Request, rest string)
 		}
 	}
 	wh, verr := geminiSize(req.Model, req.ImageConfig.AspectRatio, req.ImageConfig.ImageSize)
+	var img func() blob
+	st, alive := s.begin(r, "openrouter", func(st step) {
+		if st.name == "ok" && jsonErr == nil && verr == "" && len(req.Messages) > 0 {
+			img = s.prerender(prompt, photo, wh[0], wh[1], !s.options().PNG)
+		}
+	})
+	if !alive {
+		return
+	}
+	if jsonErr != nil {
+		orErr(http.StatusBadRequest, "Invalid JSON in request body", nil)
+		return
+	}
 	if st.name == "ok" && (verr != "" || len(req.Messages) == 0) {
 		orErr(http.StatusBadRequest, "Provider returned error: "+orDefault(verr, "messages are required"), nil)
 		return
@@ -276,9 +291,9 @@ func (s *Server) openRouter(w http.ResponseWriter, r *http.Request, rest string)
 	}
 	switch st.name {
 	case "ok":
-		img := s.image(prompt, photo, wh[0], wh[1])
+		im := img()
 		reply("Here is the street light in the scene.", []map[string]any{{"type": "image_url",
-			"image_url": map[string]string{"url": "data:" + img.mime + ";base64," + base64.StdEncoding.EncodeToString(img.data)}}}, "stop")
+			"image_url": map[string]string{"url": "data:" + im.mime + ";base64," + base64.StdEncoding.EncodeToString(im.data)}}}, "stop")
 	case "no_image":
 		reply("I can describe the scene, but I did not generate an image this time.", nil, "stop")
 	case "blocked":

@@ -12,6 +12,8 @@ import (
 // successfully at once.
 type Options struct {
 	// Latency applies to every API's main call unless PerAPI overrides it.
+	// It is the time to the answer: the image APIs render their picture
+	// meanwhile (the answer waits for the render only if that takes longer).
 	Latency Latency `json:"latency"`
 	// Failures is the probability (0–1) of each failure step per main call,
 	// e.g. {"503": 0.05, "429": 0.02, "no_image": 0.01}. Scripted steps

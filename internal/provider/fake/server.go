@@ -63,6 +63,8 @@ type Server struct {
 	static  map[string]blob
 	seq     int
 	wg      sync.WaitGroup
+
+	onPrerender func() // test hook: a background render starts
 }
 
 type blob struct {
@@ -218,7 +220,12 @@ func (s *Server) count(api, outcome string) {
 // begin runs the common part of a main call: pick the step, wait the
 // latency (and the step's own delay), count it. It returns false when the
 // client went away.
-func (s *Server) begin(r *http.Request, api string) (step, bool) {
+//
+// prepare, when given, is called with the picked step before the wait, so
+// a handler can start rendering its picture then: a real API's latency
+// includes generating the image, so the answer comes after the latency (or
+// after the render, if that takes longer), not after latency + render.
+func (s *Server) begin(r *http.Request, api string, prepare ...func(step)) (step, bool) {
 	st, d := s.next(api)
 	o := s.options()
 	if st.name == "slow" {
@@ -226,6 +233,9 @@ func (s *Server) begin(r *http.Request, api string) (step, bool) {
 		st.name = "ok"
 	}
 	s.count(api, st.name)
+	for _, f := range prepare {
+		f(st)
+	}
 	if err := o.Sleep(r.Context(), d); err != nil {
 		return st, false
 	}
@@ -343,6 +353,17 @@ func (s *Server) control(w http.ResponseWriter, r *http.Request) {
 // image renders the picture for prompt and photo at w×h in the configured format.
 func (s *Server) image(prompt string, photo []byte, w, h int) blob {
 	return s.render(prompt, photo, w, h, !s.options().PNG)
+}
+
+// prerender starts rendering in the background (see begin) and returns a
+// function that waits for the picture.
+func (s *Server) prerender(prompt string, photo []byte, w, h int, asJPEG bool) func() blob {
+	if s.onPrerender != nil {
+		s.onPrerender()
+	}
+	ch := make(chan blob, 1) // the render finishes even if the client has gone
+	go func() { ch <- s.render(prompt, photo, w, h, asJPEG) }()
+	return sync.OnceValue(func() blob { return <-ch })
 }
 
 // render renders the picture as JPEG or PNG.
