@@ -27,9 +27,7 @@ func TestLiveTwoNodes(t *testing.T) {
 	}
 	bin := buildBinary(t)
 	fakeAddr := startFakes(t, bin, `{"latency":{"base":"300ms"}}`)
-	db := engineEnv(t, "postgres")
-	common := append(db, "LUDENG_ADMIN_PASSWORD=admin-password-1", "LUDENG_IMAGE_PROVIDERS=gemini", "LUDENG_GEMINI_API_KEY=fake",
-		"LUDENG_GEMINI_BASE_URL=http://"+fakeAddr+"/gemini", "LUDENG_GEMINI_RPM=0", "LUDENG_GEMINI_IPM=0")
+	common := fakeEnv(t, "postgres", fakeAddr)
 	addrA, addrB := freePort(t), freePort(t)
 	// B first: it migrates the schema; A then finds it current. Both share
 	// the data directory as they would share a blob volume.

@@ -191,9 +191,7 @@ func TestPipelineCrashRecovery(t *testing.T) {
 	for _, engine := range testEngines() {
 		t.Run(engine, func(t *testing.T) {
 			t.Parallel()
-			env := append(engineEnv(t, engine), "LUDENG_DATA_DIR="+t.TempDir(), "LUDENG_ADMIN_PASSWORD=admin-password-1",
-				"LUDENG_IMAGE_PROVIDERS=gemini", "LUDENG_GEMINI_API_KEY=fake", "LUDENG_GEMINI_BASE_URL=http://"+fakeAddr+"/gemini",
-				"LUDENG_GEMINI_RPM=0", "LUDENG_GEMINI_IPM=0", "LUDENG_PIPELINE_JOB_TIMEOUT=20s", "LUDENG_PIPELINE_RESCUE_AFTER=30s",
+			env := append(fakeEnv(t, engine, fakeAddr), "LUDENG_DATA_DIR="+t.TempDir(), "LUDENG_PIPELINE_JOB_TIMEOUT=20s", "LUDENG_PIPELINE_RESCUE_AFTER=30s",
 				"LUDENG_PIPELINE_SLOT_WAIT=5s", "LUDENG_NODE_HEARTBEAT=1s", "LUDENG_NODE_DEAD_AFTER=5s", "LUDENG_SHUTDOWN_TIMEOUT=10s")
 			crashRecovery(t, bin, freePort(t), env)
 		})
@@ -254,9 +252,7 @@ func TestPauseAfterCrash(t *testing.T) {
 	bin := buildBinary(t)
 	fakeAddr := startFakes(t, bin, `{"latency":{"base":"1s"}}`)
 	addr := freePort(t)
-	env := append(engineEnv(t, "sqlite"), "LUDENG_DATA_DIR="+t.TempDir(), "LUDENG_ADMIN_PASSWORD=admin-password-1",
-		"LUDENG_IMAGE_PROVIDERS=gemini", "LUDENG_GEMINI_API_KEY=fake", "LUDENG_GEMINI_BASE_URL=http://"+fakeAddr+"/gemini",
-		"LUDENG_GEMINI_RPM=0", "LUDENG_GEMINI_IPM=0", "LUDENG_PIPELINE_PAUSE_AFTER_CRASH=true")
+	env := append(fakeEnv(t, "sqlite", fakeAddr), "LUDENG_DATA_DIR="+t.TempDir(), "LUDENG_PIPELINE_PAUSE_AFTER_CRASH=true")
 	s := startServer(t, bin, addr, env)
 	c := login(t, addr)
 	up := c.upload()
@@ -310,6 +306,14 @@ func startFakes(t *testing.T, bin, config string) string {
 		return res.StatusCode == 200
 	}, 30*time.Second, 50*time.Millisecond, fakeLogs.String())
 	return fakeAddr
+}
+
+// fakeEnv is the environment of a serve process on engine whose only image
+// provider is the fake Gemini at fakeAddr, without rate limits, and whose
+// admin password is admin-password-1.
+func fakeEnv(t *testing.T, engine, fakeAddr string) []string {
+	return append(engineEnv(t, engine), "LUDENG_ADMIN_PASSWORD=admin-password-1", "LUDENG_IMAGE_PROVIDERS=gemini",
+		"LUDENG_GEMINI_API_KEY=fake", "LUDENG_GEMINI_BASE_URL=http://"+fakeAddr+"/gemini", "LUDENG_GEMINI_RPM=0", "LUDENG_GEMINI_IPM=0")
 }
 
 // testEngines: SQLite always, PostgreSQL when LUDENG_TEST_DATABASE_URL is set.

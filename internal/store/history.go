@@ -371,14 +371,9 @@ func (db *DB) ListHistory(ctx context.Context, userID string, f HistoryFilter) (
 	q := "SELECT " + historyCols + " FROM history WHERE user_id = $1"
 	args := []any{userID}
 	if f.Cursor != "" {
-		k, err := DecodeCursor(f.Cursor)
+		t, id, err := decodeTimeCursor(f.Cursor)
 		if err != nil {
 			return nil, "", err
-		}
-		at, id, ok := strings.Cut(k, "/")
-		t, perr := strconv.ParseInt(at, 10, 64)
-		if !ok || perr != nil {
-			return nil, "", fault.New(fault.Invalid, "bad_cursor", "The cursor is not valid.")
 		}
 		args = append(args, t, id)
 		q += " AND (created_at < $2 OR (created_at = $2 AND id < $3))"
@@ -415,12 +410,7 @@ func (db *DB) ListHistory(ctx context.Context, userID string, f HistoryFilter) (
 	if err := rs.Err(); err != nil {
 		return nil, "", fmt.Errorf("list history: %w", err)
 	}
-	next := ""
-	if len(out) > limit {
-		out = out[:limit]
-		last := out[limit-1]
-		next = EncodeCursor(strconv.FormatInt(micros(last.CreatedAt), 10) + "/" + last.ID)
-	}
+	out, next := timePage(out, limit, func(r *HistoryRow) (time.Time, string) { return r.CreatedAt, r.ID })
 	return out, next, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/base64"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -342,4 +343,29 @@ func DecodeCursor(c string) (string, error) {
 		return "", fault.New(fault.Invalid, "bad_cursor", "The cursor is malformed.")
 	}
 	return string(b), nil
+}
+
+// timePage trims rows fetched with limit+1 (newest first by created_at, id)
+// and returns the cursor continuing after the last row kept.
+func timePage[T any](rows []T, limit int, key func(T) (time.Time, string)) ([]T, string) {
+	if len(rows) <= limit {
+		return rows, ""
+	}
+	rows = rows[:limit]
+	at, id := key(rows[limit-1])
+	return rows, EncodeCursor(strconv.FormatInt(micros(at), 10) + "/" + id)
+}
+
+// decodeTimeCursor reverses timePage's cursor.
+func decodeTimeCursor(c string) (int64, string, error) {
+	k, err := DecodeCursor(c)
+	if err != nil {
+		return 0, "", err
+	}
+	at, id, ok := strings.Cut(k, "/")
+	v, perr := strconv.ParseInt(at, 10, 64)
+	if !ok || perr != nil {
+		return 0, "", fault.New(fault.Invalid, "bad_cursor", "The cursor is malformed.")
+	}
+	return v, id, nil
 }

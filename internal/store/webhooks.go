@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
-	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -278,26 +277,8 @@ func (db *DB) ListWebhookDeliveries(ctx context.Context, webhookID, cursor strin
 	if err := rs.Err(); err != nil {
 		return nil, "", fmt.Errorf("list webhook deliveries: %w", err)
 	}
-	next := ""
-	if len(out) > limit {
-		out = out[:limit]
-		last := out[limit-1]
-		next = EncodeCursor(strconv.FormatInt(micros(last.CreatedAt), 10) + "/" + last.ID)
-	}
+	out, next := timePage(out, limit, func(d *WebhookDelivery) (time.Time, string) { return d.CreatedAt, d.ID })
 	return out, next, nil
-}
-
-func decodeTimeCursor(c string) (int64, string, error) {
-	k, err := DecodeCursor(c)
-	if err != nil {
-		return 0, "", err
-	}
-	at, id, ok := strings.Cut(k, "/")
-	v, perr := strconv.ParseInt(at, 10, 64)
-	if !ok || perr != nil {
-		return 0, "", fault.New(fault.Invalid, "bad_cursor", "The cursor is malformed.")
-	}
-	return v, id, nil
 }
 
 // PruneWebhookDeliveries deletes a webhook's settled deliveries created
