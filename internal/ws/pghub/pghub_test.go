@@ -60,6 +60,10 @@ func newNode(t *testing.T) *node {
 	t.Helper()
 	url := os.Getenv("LUDENG_TEST_DATABASE_URL")
 	if url == "" {
+		// CI sets it; there a missing PostgreSQL is a failure, not a skip.
+		if os.Getenv("CI") != "" {
+			t.Fatal("CI is set but LUDENG_TEST_DATABASE_URL is not")
+		}
 		t.Skip("LUDENG_TEST_DATABASE_URL not set")
 	}
 	ctx := context.Background()
