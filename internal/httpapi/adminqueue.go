@@ -1,0 +1,34 @@
+package httpapi
+
+import (
+	"net/http"
+)
+
+func (a *batchAPI) queue(pause bool) HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		var err error
+		if pause {
+			err = a.d.Pipeline.PauseQueue(r.Context())
+		} else {
+			err = a.d.Pipeline.ResumeQueue(r.Context())
+		}
+		if err != nil {
+			return err
+		}
+		_ = a.s.audit(r, nil, map[bool]string{true: "queue.pause", false: "queue.resume"}[pause], "queue", "generate", nil)
+		return writeJSON(w, http.StatusOK, map[string]any{"queue": "generate", "paused": pause})
+	}
+}
+
+// EnableRiverUI mounts River UI (riverqueue.com/riverui, its handler built
+// with Prefix "/riverui") at /riverui/ for admins only.
+func (s *Server) EnableRiverUI(h http.Handler) {
+	serve := func(w http.ResponseWriter, r *http.Request) error {
+		h.ServeHTTP(w, r)
+		return nil
+	}
+	s.AddRoutes(
+		Route{Method: "GET", Path: "/riverui/", Access: AdminOnly, Handle: serve, NoRateLimit: true},
+		Route{Method: "POST", Path: "/riverui/", Access: AdminOnly, Handle: serve, NoRateLimit: true},
+	)
+}

@@ -1,0 +1,148 @@
+package pipeline
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"strings"
+
+	"github.com/riverqueue/river"
+
+	"github.com/ludeng/ludeng/internal/imaging"
+	"github.com/ludeng/ludeng/internal/plan"
+	"github.com/ludeng/ludeng/internal/provider"
+	"github.com/ludeng/ludeng/internal/similarity"
+	"github.com/ludeng/ludeng/internal/store"
+)
+
+// qcEntry is one QC verdict kept on the image.
+type qcEntry struct {
+	Try     int                `json:"try"`
+	Variant string             `json:"variant"`
+	Reason  string             `json:"reason"`
+	Scores  *similarity.Scores `json:"scores,omitempty"`
+	Against string             `json:"against,omitempty"`
+}
+
+// qc checks a generated image: decodable, exact size, not blank, and
+// distinct from the batch's stored images. It returns a reason or "".
+func (p *Pipeline) qc(ctx context.Context, im *store.Image, res provider.Result, prm params) (string, *qcEntry) {
+	img, _, err := imaging.DecodeAny(bytes.NewReader(res.Image), 64<<20)
+	if err != nil {
+		return "undecodable", nil
+	}
+	w, h, _ := provider.OutputSize(provider.Aspect(prm.Aspect), prm.Resolution)
+	if bs := img.Bounds(); bs.Dx() != w || bs.Dy() != h {
+		return "wrong_size", nil
+	}
+	sig := similarity.NewSignature(img)
+	if blank, _ := sig.Blank(); blank {
+		return "blank", nil
+	}
+	siblings, err := p.db.ImagesOf(ctx, im.BatchID)
+	if err != nil {
+		return "", nil
+	}
+	for _, o := range siblings {
+		if o.ID == im.ID || o.Status != store.ImageSucceeded || o.ResultKey == "" {
+			continue
+		}
+		os := p.signature(ctx, o)
+		if os == nil {
+			continue
+		}
+		if r := sig.Compare(os, p.cfg.QC); r.Similar {
+			s := r.Scores
+			return "similar_" + strings.ReplaceAll(r.Reason, "+", "_"), &qcEntry{Scores: &s, Against: o.ID}
+		}
+	}
+	p.sigs.mu.Lock()
+	p.sigs.m[im.ID] = sig
+	p.sigs.mu.Unlock()
+	return "", nil
+}
+
+func (p *Pipeline) signature(ctx context.Context, im *store.Image) *similarity.Signature {
+	p.sigs.mu.Lock()
+	s, ok := p.sigs.m[im.ID]
+	p.sigs.mu.Unlock()
+	if ok {
+		return s
+	}
+	rc, _, err := p.d.Blobs.Get(ctx, im.ResultKey)
+	if err != nil {
+		return nil
+	}
+	defer rc.Close()
+	img, _, err := imaging.DecodeAny(rc, 64<<20)
+	if err != nil {
+		return nil
+	}
+	s = similarity.NewSignature(img)
+	p.sigs.mu.Lock()
+	if len(p.sigs.m) > 4096 {
+		clear(p.sigs.m)
+	}
+	p.sigs.m[im.ID] = s
+	p.sigs.mu.Unlock()
+	return s
+}
+
+// retryNudged re-queues the image with a nudged variant (time of day,
+// weather — never the combination), or fails it after MaxQCRetries.
+func (p *Pipeline) retryNudged(ctx context.Context, b *store.Batch, im *store.Image, reason string, entry *qcEntry) error {
+	var v variantJSON
+	_ = json.Unmarshal(im.Variant, &v)
+	var hist []qcEntry
+	_ = json.Unmarshal(im.QC, &hist)
+	if entry == nil {
+		entry = &qcEntry{}
+	}
+	entry.Try, entry.Variant, entry.Reason = im.QCTries, v.ID, reason
+	hist = append(hist, *entry)
+	qcJSON, _ := json.Marshal(hist)
+	tries := im.QCTries + 1
+	if tries > p.cfg.MaxQCRetries {
+		err := p.db.InTx(ctx, func(tx *store.Tx) error {
+			ok, err := p.db.UpdateImage(ctx, tx, im, []string{store.ImageRunning}, store.ImageUpdate{Status: store.ImageFailed,
+				Reason: &reason, QC: qcJSON, QCTries: &tries})
+			if err != nil || !ok {
+				return err
+			}
+			return p.imageSettled(ctx, tx, im)
+		})
+		if err == nil {
+			p.m.images.WithLabelValues(store.ImageFailed).Inc()
+		}
+		return err
+	}
+	var pl plan.Plan
+	if err := json.Unmarshal(b.Plan, &pl); err != nil {
+		return river.JobCancel(err)
+	}
+	prm := p.batchParams(b)
+	idx := groupIndex(&pl, im.GroupID, im)
+	snow := idx >= 0 && idx < len(prm.Snow) && prm.Snow[idx]
+	nv := plan.Nudge(plan.VariantSpec{ID: v.ID, Time: v.Time, Weather: v.Weather}, tries, snow)
+	prompt := im.Prompt
+	src := im.PromptSource
+	if idx >= 0 && idx < len(pl.Groups) {
+		if en, _, err := p.d.Planner.Prompts(p.d.Pool.Current(), pl.Groups[idx].Combination, nv); err == nil {
+			prompt, src = en, provider.SourceTemplate
+		}
+	}
+	vj, _ := json.Marshal(variantJSON{ID: nv.ID, Time: nv.Time, Weather: nv.Weather, Base: v.Base})
+	err := p.db.InTx(ctx, func(tx *store.Tx) error {
+		_, err := p.db.UpdateImage(ctx, tx, im, []string{store.ImageRunning}, store.ImageUpdate{Status: store.ImageQueued,
+			Variant: vj, Prompt: &prompt, PromptSource: &src, QCTries: &tries, QC: qcJSON, Reason: &reason,
+			Event: map[string]any{"qc_reject": reason, "nudged_to": nv.ID}})
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	p.log.InfoContext(ctx, "image rejected; retrying with a nudged variant", slog.String("image_id", im.ID),
+		slog.String("reason", reason), slog.Int("try", tries), slog.String("variant", nv.ID))
+	return river.JobSnooze(0)
+}
