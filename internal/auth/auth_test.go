@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -25,8 +26,9 @@ func TestThrottle(t *testing.T) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	th := NewThrottle(func() time.Time { return now })
 	for i := 0; i < 5; i++ {
-		require.Zero(t, th.Check("alice", "1.1.1.1"), "attempt %d", i+1)
-		th.Fail("alice", "1.1.1.1")
+		end, wait := th.Begin("alice", "1.1.1.1")
+		require.Zero(t, wait, "attempt %d", i+1)
+		end(false)
 		now = now.Add(time.Minute)
 	}
 	// 6th attempt within 15 minutes is refused; wait until the first failure ages out.
@@ -43,10 +45,59 @@ func TestThrottle(t *testing.T) {
 	ip := "3.3.3.3"
 	for i := 0; i < 20; i++ {
 		u := string(rune('a' + i))
-		require.Zero(t, th.Check(u, ip))
-		th.Fail(u, ip)
+		end, wait := th.Begin(u, ip)
+		require.Zero(t, wait)
+		end(false)
 	}
 	require.Positive(t, th.Check("fresh", ip))
 	now = now.Add(15 * time.Minute)
 	require.Zero(t, th.Check("fresh", ip))
+}
+
+func TestThrottleCountsAttemptsInFlight(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	th := NewThrottle(func() time.Time { return now })
+	// Ten simultaneous guesses: none has failed yet, but only PerUser may run.
+	var ends []func(bool)
+	refused := 0
+	for i := 0; i < 10; i++ {
+		end, wait := th.Begin("alice", "1.1.1.1")
+		if wait > 0 {
+			require.Nil(t, end)
+			refused++
+			continue
+		}
+		ends = append(ends, end)
+	}
+	require.Len(t, ends, 5)
+	require.Equal(t, 5, refused)
+	for _, end := range ends {
+		end(false)
+		end(false) // a second call is ignored
+	}
+	_, wait := th.Begin("alice", "1.1.1.1")
+	require.Equal(t, 15*time.Minute, wait, "five recorded failures now block the pair")
+
+	// A success releases its reservation and clears the pair's failures.
+	end, wait := th.Begin("bob", "1.1.1.1")
+	require.Zero(t, wait)
+	end(true)
+	require.Zero(t, th.Check("bob", "1.1.1.1"))
+}
+
+func TestHashGate(t *testing.T) {
+	t.Parallel()
+	g := NewHashGate(2, time.Millisecond)
+	ctx := context.Background()
+	require.True(t, g.Acquire(ctx))
+	require.True(t, g.Acquire(ctx))
+	require.False(t, g.Acquire(ctx), "third concurrent hash is refused after the wait")
+	g.Release()
+	require.True(t, g.Acquire(ctx))
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	full := NewHashGate(1, time.Hour)
+	require.True(t, full.Acquire(ctx))
+	require.False(t, full.Acquire(cctx), "a cancelled request stops waiting")
 }

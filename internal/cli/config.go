@@ -32,10 +32,13 @@ type Config struct {
 	AdminPassword   string         // LUDENG_ADMIN_PASSWORD(_FILE), first start only
 	ShutdownTimeout time.Duration  // LUDENG_SHUTDOWN_TIMEOUT, default 30s
 	SessionTTL      time.Duration  // LUDENG_SESSION_TTL, default 7d
-	APIRate         float64        // LUDENG_API_RATE requests/s per user or token, default 20
+	APIRate         float64        // LUDENG_API_RATE requests/s per user (all its tokens and sessions), default 20
 	APIBurst        int            // LUDENG_API_BURST, default 60
 	ReadTimeout     time.Duration  // LUDENG_HTTP_READ_TIMEOUT, default 30s
 	WriteTimeout    time.Duration  // LUDENG_HTTP_WRITE_TIMEOUT, default 60s
+	MaxTokens       int            // LUDENG_MAX_TOKENS_PER_USER live API tokens per user, default 50
+	TokenMaxTTL     time.Duration  // LUDENG_TOKEN_MAX_TTL longest API token lifetime, default 365d
+	HashSlots       int            // LUDENG_PASSWORD_HASH_SLOTS concurrent argon2id checks, default max(2, CPUs)
 
 	env *config.Env
 }
@@ -113,6 +116,9 @@ func loadConfig(getenv func(string) string) (*Config, error) {
 	c.APIBurst = env.Int("LUDENG_API_BURST", 60, 1, 100000)
 	c.ReadTimeout = env.Duration("LUDENG_HTTP_READ_TIMEOUT", 30*time.Second)
 	c.WriteTimeout = env.Duration("LUDENG_HTTP_WRITE_TIMEOUT", 60*time.Second)
+	c.MaxTokens = env.Int("LUDENG_MAX_TOKENS_PER_USER", 50, 1, 10000)
+	c.TokenMaxTTL = env.Duration("LUDENG_TOKEN_MAX_TTL", 365*24*time.Hour)
+	c.HashSlots = env.Int("LUDENG_PASSWORD_HASH_SLOTS", 0, 0, 256)
 	if c.APIRate == 0 {
 		env.Fail("LUDENG_API_RATE", "must be > 0")
 	}

@@ -110,18 +110,21 @@ func openApp(ctx context.Context, cfg *Config, logger *slog.Logger, webFS fs.FS)
 		a.registry.MustRegister(collectors.NewDBStatsCollector(db.R, "read"))
 	}
 	a.api = httpapi.New(httpapi.Config{
-		BaseURL:        cfg.BaseURL,
-		TrustedProxies: cfg.TrustedProxies,
-		SessionTTL:     cfg.SessionTTL,
-		APIRate:        cfg.APIRate,
-		APIBurst:       cfg.APIBurst,
-		MinFreeDisk:    cfg.MinFreeDisk,
-		DataDir:        cfg.DataDir,
-		Version:        Version,
-		Build:          buildInfo(),
-		Simulated:      true,
-		Currency:       cfg.Currency,
-		Limits:         map[string]any{"groups_max": 12, "upload_max_bytes": 5 << 20},
+		BaseURL:          cfg.BaseURL,
+		TrustedProxies:   cfg.TrustedProxies,
+		SessionTTL:       cfg.SessionTTL,
+		APIRate:          cfg.APIRate,
+		APIBurst:         cfg.APIBurst,
+		HashSlots:        cfg.HashSlots,
+		MaxTokensPerUser: cfg.MaxTokens,
+		TokenMaxTTL:      cfg.TokenMaxTTL,
+		MinFreeDisk:      cfg.MinFreeDisk,
+		DataDir:          cfg.DataDir,
+		Version:          Version,
+		Build:            buildInfo(),
+		Simulated:        true,
+		Currency:         cfg.Currency,
+		Limits:           map[string]any{"groups_max": 12, "upload_max_bytes": 5 << 20},
 	}, httpapi.Deps{DB: db, Logger: logger, Registry: a.registry, Web: webFS, DiskFree: blob.FreeBytes})
 
 	a.pool = poolsync.New(db, logger)

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -60,6 +61,66 @@ func TestLoginThrottle(t *testing.T) {
 		res = c.do("POST", "/api/v1/auth/login", map[string]string{"username": "alice", "password": "password-alice"})
 		require.Equal(t, http.StatusTooManyRequests, res.status)
 	})
+}
+
+func TestLoginThrottleIsAtomicWithTheAttempt(t *testing.T) {
+	t.Parallel()
+	b := setup(t, store.SQLite)
+	b.createUser(t, "alice", store.RoleOperator)
+	c := b.client(t)
+	// Thirty simultaneous wrong guesses: at most the five the throttle
+	// reserves are checked, the rest are refused unchecked.
+	codes := make(chan int, 30)
+	var wg sync.WaitGroup
+	for i := 0; i < 30; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			codes <- c.do("POST", "/api/v1/auth/login", map[string]string{"username": "alice", "password": "wrong"}).status
+		}()
+	}
+	wg.Wait()
+	close(codes)
+	byCode := map[int]int{}
+	for code := range codes {
+		byCode[code]++
+	}
+	require.LessOrEqual(t, byCode[http.StatusUnauthorized], 5, "%v", byCode)
+	require.GreaterOrEqual(t, byCode[http.StatusTooManyRequests], 25, "%v", byCode)
+	res := c.do("POST", "/api/v1/auth/login", map[string]string{"username": "alice", "password": "password-alice"})
+	require.Equal(t, http.StatusTooManyRequests, res.status, "the right password after the burst is still refused")
+}
+
+func TestLoginRefusesOverlongUsernameBeforeStoringIt(t *testing.T) {
+	t.Parallel()
+	b := setup(t, store.SQLite)
+	c := b.client(t)
+	for i := 0; i < 8; i++ {
+		res := c.do("POST", "/api/v1/auth/login", map[string]string{"username": strings.Repeat("x", 65), "password": "wrong"})
+		require.Equal(t, http.StatusBadRequest, res.status, string(res.body))
+		require.Equal(t, "credentials_too_long", res.json(t)["code"])
+	}
+	// Neither throttled (it was never attempted) nor audited.
+	res := c.do("POST", "/api/v1/auth/login", map[string]string{"username": strings.Repeat("x", 65), "password": "wrong"})
+	require.Equal(t, http.StatusBadRequest, res.status)
+	items, err := b.db.ListAudit(context.Background(), store.AuditFilter{Action: "auth.login_failed", Limit: 10})
+	require.NoError(t, err)
+	require.Empty(t, items)
+}
+
+func TestPasswordChangeIsThrottled(t *testing.T) {
+	t.Parallel()
+	b := setup(t, store.SQLite)
+	b.createUser(t, "alice", store.RoleOperator)
+	c := b.login(t, "alice")
+	for i := 1; i <= 5; i++ {
+		res := c.do("PUT", "/api/v1/auth/password", map[string]string{"current_password": "guess", "new_password": "a-new-password-1"})
+		require.Equal(t, http.StatusForbidden, res.status, "guess %d", i)
+	}
+	// The sixth guess is refused unchecked, even when it is right.
+	res := c.do("PUT", "/api/v1/auth/password", map[string]string{"current_password": "password-alice", "new_password": "a-new-password-1"})
+	require.Equal(t, http.StatusTooManyRequests, res.status, string(res.body))
+	require.Equal(t, "password_throttled", res.json(t)["code"])
 }
 
 func TestCrossOriginProtection(t *testing.T) {

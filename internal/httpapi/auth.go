@@ -118,6 +118,28 @@ type loginRequest struct {
 	Password string `json:"password"`
 }
 
+// maxLoginUsername caps the username of a login before it is throttled,
+// hashed against or written to the audit log; no account can have a longer
+// one (ValidUsername), so nothing legitimate is refused.
+const maxLoginUsername = 64
+
+var errAuthBusy = func() error {
+	e := fault.New(fault.Unavailable, "auth_busy", "Too many sign-ins are being checked right now; retry in a moment.")
+	e.RetryAfter = 1
+	return e
+}
+
+// verifyPassword runs one argon2id check under the global hash gate, so
+// concurrent attempts cost at most HashSlots × the hash's memory.
+// A malformed stored hash counts as a mismatch.
+func (s *Server) verifyPassword(ctx context.Context, hash, password string) (match bool, err error) {
+	if !s.hashGate.Acquire(ctx) {
+		return false, errAuthBusy()
+	}
+	defer s.hashGate.Release()
+	return auth.Verify(hash, password) == nil, nil
+}
+
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	var req loginRequest
 	if err := decodeJSON(r, &req); err != nil {
@@ -126,10 +148,16 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	if req.Username == "" || req.Password == "" {
 		return fault.New(fault.Invalid, "credentials_required", "Username and password are required.")
 	}
+	if len(req.Username) > maxLoginUsername || len(req.Password) > 256 {
+		return fault.New(fault.Invalid, "credentials_too_long", "A username has at most 64 characters and a password at most 256 bytes.")
+	}
 	ip := clientFrom(r.Context()).IP
-	if wait := s.throttle.Check(req.Username, ip); wait > 0 {
+	end, wait := s.throttle.Begin(req.Username, ip)
+	if wait > 0 {
 		return errRateLimited("login_throttled", wait)
 	}
+	ok := false
+	defer func() { end(ok) }()
 	bad := fault.New(fault.Unauthenticated, "invalid_credentials", "Wrong username or password.")
 	u, err := s.db.UserByName(r.Context(), req.Username)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -138,17 +166,23 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	if u == nil || u.Disabled {
 		// Spend the same time as a real check so response timing does not reveal
 		// which usernames exist.
-		_ = auth.Verify(s.dummyHash, req.Password)
-		s.throttle.Fail(req.Username, ip)
+		if _, busy := s.verifyPassword(r.Context(), s.dummyHash, req.Password); busy != nil {
+			ok = true // not a guess: nothing was checked
+			return busy
+		}
 		_ = s.db.Audit(r.Context(), nil, store.AuditEntry{ActorName: req.Username, Action: "auth.login_failed", TargetType: "user", IP: ip, RequestID: requestIDFrom(r.Context())})
 		return bad
 	}
-	if err := auth.Verify(u.PasswordHash, req.Password); err != nil {
-		s.throttle.Fail(req.Username, ip)
+	match, busy := s.verifyPassword(r.Context(), u.PasswordHash, req.Password)
+	if busy != nil {
+		ok = true
+		return busy
+	}
+	if !match {
 		_ = s.db.Audit(r.Context(), nil, store.AuditEntry{ActorID: u.ID, ActorName: u.Username, Action: "auth.login_failed", TargetType: "user", TargetID: u.ID, IP: ip, RequestID: requestIDFrom(r.Context())})
 		return bad
 	}
-	s.throttle.Succeed(req.Username, ip)
+	ok = true
 	token := auth.RandomToken()
 	if err := s.db.CreateSession(r.Context(), auth.TokenHash(token), u.ID, s.cfg.SessionTTL, ip, r.UserAgent()); err != nil {
 		return err
@@ -193,7 +227,19 @@ func (s *Server) handleChangePassword(w http.ResponseWriter, r *http.Request) er
 		return err
 	}
 	u := UserFrom(r.Context())
-	if err := auth.Verify(u.PasswordHash, req.Current); err != nil {
+	// The same throttle as login: a stolen session or token must not become
+	// an unthrottled oracle for the account's password.
+	end, wait := s.throttle.Begin(u.Username, clientFrom(r.Context()).IP)
+	if wait > 0 {
+		return errRateLimited("password_throttled", wait)
+	}
+	match, busy := s.verifyPassword(r.Context(), u.PasswordHash, req.Current)
+	if busy != nil {
+		end(true)
+		return busy
+	}
+	end(match)
+	if !match {
 		return fault.New(fault.Forbidden, "wrong_password", "The current password is wrong.")
 	}
 	if err := auth.ValidatePassword(req.New); err != nil {
@@ -235,23 +281,36 @@ func (s *Server) handleCreateToken(w http.ResponseWriter, r *http.Request) error
 		return err
 	}
 	req.Name = strings.TrimSpace(req.Name)
-	if req.Name == "" || len(req.Name) > 100 {
-		return fault.New(fault.Invalid, "token_name_required", "A token name of 1–100 characters is required.")
+	if req.Name == "" || len(req.Name) > 100 || !safeName(req.Name) {
+		return fault.New(fault.Invalid, "token_name_required", "A token name of 1–100 characters without control or bidirectional-override characters is required.")
 	}
-	var exp *time.Time
+	// Every token expires: an unset expires_in gets the maximum lifetime.
+	d := s.cfg.TokenMaxTTL
 	if req.ExpiresIn != "" {
-		d, err := config.ParseDuration(req.ExpiresIn)
+		var err error
+		d, err = config.ParseDuration(req.ExpiresIn)
 		if err != nil || d <= 0 {
 			return fault.New(fault.Invalid, "bad_expires_in", "expires_in must be a positive duration such as 90d or 12h.")
 		}
-		t := s.now().Add(d).UTC()
-		exp = &t
+		if d > s.cfg.TokenMaxTTL {
+			return fault.Newf(fault.Unprocessable, "expires_in_too_long", "expires_in may be at most %s.", s.cfg.TokenMaxTTL).
+				With("max_seconds", int64(s.cfg.TokenMaxTTL/time.Second))
+		}
 	}
+	expAt := s.now().Add(d).UTC()
+	exp := &expAt
 	u := UserFrom(r.Context())
 	token, prefix := auth.NewAPIToken()
 	var t *store.APIToken
 	err := s.db.InTx(r.Context(), func(tx *store.Tx) error {
-		var err error
+		n, err := s.db.CountLiveAPITokens(r.Context(), tx, u.ID)
+		if err != nil {
+			return err
+		}
+		if n >= s.cfg.MaxTokensPerUser {
+			return fault.Newf(fault.Conflict, "too_many_tokens", "You already have %d live API tokens; revoke one first.", n).
+				With("max_tokens", s.cfg.MaxTokensPerUser)
+		}
 		if t, err = s.db.CreateAPIToken(r.Context(), tx, u.ID, req.Name, auth.TokenHash(token), prefix, exp); err != nil {
 			return err
 		}

@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -52,4 +53,57 @@ func TestPanicRecovery(t *testing.T) {
 	require.PanicsWithValue(t, http.ErrAbortHandler, func() {
 		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/api/v1/test/abort", nil))
 	})
+}
+
+func TestTokensOfOneUserShareOneRateLimit(t *testing.T) {
+	t.Parallel()
+	b := setup(t, store.SQLite, func(c *httpapi.Config, _ *httpapi.Deps) {
+		c.APIRate, c.APIBurst, c.MaxTokensPerUser = 0.001, 6, 3
+	})
+	b.createUser(t, "alice", store.RoleOperator)
+	alice := b.login(t, "alice")
+	var tokens []*client
+	for i := 0; i < 3; i++ {
+		res := alice.do("POST", "/api/v1/auth/tokens", map[string]string{"name": fmt.Sprintf("t%d", i)})
+		require.Equal(t, http.StatusCreated, res.status, string(res.body))
+		tc := b.client(t)
+		tc.bearer = res.json(t)["token"].(string)
+		tokens = append(tokens, tc)
+	}
+	// The fourth live token is refused.
+	res := alice.do("POST", "/api/v1/auth/tokens", map[string]string{"name": "t3"})
+	require.Equal(t, http.StatusConflict, res.status, string(res.body))
+	require.Equal(t, "too_many_tokens", res.json(t)["code"])
+	// The session spent 4 of the burst of 6 (login is not rate-limited), and
+	// the tokens draw from the same bucket: two more requests pass in total.
+	ok, limited := 0, 0
+	for _, tc := range tokens {
+		switch tc.do("GET", "/api/v1/auth/me", nil).status {
+		case http.StatusOK:
+			ok++
+		case http.StatusTooManyRequests:
+			limited++
+		}
+	}
+	require.Equal(t, 2, ok)
+	require.Equal(t, 1, limited)
+}
+
+func TestTokenLifetimeAndNames(t *testing.T) {
+	t.Parallel()
+	b := setup(t, store.SQLite, func(c *httpapi.Config, _ *httpapi.Deps) { c.TokenMaxTTL = 30 * 24 * time.Hour })
+	b.createUser(t, "alice", store.RoleOperator)
+	alice := b.login(t, "alice")
+	res := alice.do("POST", "/api/v1/auth/tokens", map[string]string{"name": "long", "expires_in": "31d"})
+	require.Equal(t, http.StatusUnprocessableEntity, res.status, string(res.body))
+	require.Equal(t, "expires_in_too_long", res.json(t)["code"])
+	res = alice.do("POST", "/api/v1/auth/tokens", map[string]string{"name": "default"})
+	require.Equal(t, http.StatusCreated, res.status, string(res.body))
+	exp, err := time.Parse(time.RFC3339, res.json(t)["api_token"].(map[string]any)["expires_at"].(string))
+	require.NoError(t, err)
+	require.Equal(t, b.clock.Now().Add(30*24*time.Hour).Unix(), exp.Unix(), "an unset expires_in gets the maximum")
+	for _, name := range []string{"a\x00b", "line\r\nX-Injected: 1", "invoice\u202Egpj.exe", "x\u2066y"} {
+		res := alice.do("POST", "/api/v1/auth/tokens", map[string]string{"name": name})
+		require.Equal(t, http.StatusBadRequest, res.status, "%q: %s", name, res.body)
+	}
 }

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/ludeng/ludeng/internal/fault"
@@ -21,7 +20,7 @@ const (
 // Errors of the preset routes.
 var (
 	errPresetBadName = fault.Newf(fault.Invalid, "preset_bad_name",
-		"name must be 1–%d characters without control characters.", maxPresetName).With("max_length", maxPresetName)
+		"name must be 1–%d characters without control or bidirectional-override characters.", maxPresetName).With("max_length", maxPresetName)
 	errPresetNoSettings = fault.New(fault.Invalid, "preset_settings_missing", "settings are required.")
 	errPresetLimit      = fault.Newf(fault.Conflict, "preset_limit",
 		"You have %d presets, the most allowed; delete one first.", maxPresetsPerUser).With("max", maxPresetsPerUser)
@@ -52,7 +51,7 @@ func presetView(p *store.Preset) map[string]any {
 
 func presetName(s string) (string, error) {
 	s = strings.TrimSpace(s)
-	if s == "" || utf8.RuneCountInString(s) > maxPresetName || strings.IndexFunc(s, unicode.IsControl) >= 0 {
+	if s == "" || utf8.RuneCountInString(s) > maxPresetName || !safeName(s) {
 		return "", errPresetBadName
 	}
 	return s, nil

@@ -52,6 +52,7 @@ func TestPresets(t *testing.T) {
 			{"empty name", map[string]any{"name": "  ", "settings": map[string]any{}}, http.StatusBadRequest, "preset_bad_name"},
 			{"name too long", map[string]any{"name": strings.Repeat("名", 101), "settings": map[string]any{}}, http.StatusBadRequest, "preset_bad_name"},
 			{"control character", map[string]any{"name": "a\tb", "settings": map[string]any{}}, http.StatusBadRequest, "preset_bad_name"},
+			{"bidi override", map[string]any{"name": "preset\u202Eevil", "settings": map[string]any{}}, http.StatusBadRequest, "preset_bad_name"},
 			{"settings missing", map[string]any{"name": "x"}, http.StatusBadRequest, "preset_settings_missing"},
 			{"bad mode", map[string]any{"name": "x", "settings": map[string]any{"mode": "random"}}, http.StatusBadRequest, "batch_bad_mode"},
 			{"bad aspect", map[string]any{"name": "x", "settings": map[string]any{"aspect": "4:3"}}, http.StatusBadRequest, "batch_bad_aspect"},

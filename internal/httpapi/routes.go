@@ -140,12 +140,8 @@ func (s *Server) crossOrigin(cop *http.CrossOriginProtection, next http.Handler)
 
 func (s *Server) rateLimit(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p := principalFrom(r.Context())
-		key := "u:" + p.User.ID
-		if p.Token != nil {
-			key = "t:" + p.Token.ID
-		}
-		if ok, wait := s.limiter.allow(key); !ok {
+		// Keyed by user, not token: minting more tokens must not mint more rate.
+		if ok, wait := s.limiter.allow(principalFrom(r.Context()).User.ID); !ok {
 			s.writeProblem(w, r, errRateLimited("rate_limited", wait))
 			return
 		}

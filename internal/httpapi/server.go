@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"runtime"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -24,7 +25,8 @@ type Config struct {
 	TrustedProxies []netip.Prefix
 	// SessionTTL is how long a browser session lasts (default 7 days).
 	SessionTTL time.Duration
-	// APIRate and APIBurst bound requests per user or token (default 20/s, burst 60).
+	// APIRate and APIBurst bound requests per user; a user's sessions and
+	// tokens share one bucket (default 20/s, burst 60).
 	APIRate  float64
 	APIBurst int
 	// JSONBodyLimit caps JSON request bodies (default 1 MiB).
@@ -41,6 +43,14 @@ type Config struct {
 	Currency string
 	// PasswordParams are the argon2id costs for new hashes.
 	PasswordParams auth.Params
+	// MaxTokensPerUser caps live API tokens per user (default 50); TokenMaxTTL
+	// is the longest and default token lifetime (default 365 days).
+	MaxTokensPerUser int
+	TokenMaxTTL      time.Duration
+	// HashSlots bounds concurrent password hashes (default max(2, NumCPU));
+	// HashWait is how long a login waits for a slot before 503 auth_busy (default 2s).
+	HashSlots int
+	HashWait  time.Duration
 	// Limits are advertised in /api/v1/meta.
 	Limits map[string]any
 }
@@ -60,6 +70,18 @@ func (c *Config) withDefaults() {
 	}
 	if c.Currency == "" {
 		c.Currency = "CNY"
+	}
+	if c.MaxTokensPerUser == 0 {
+		c.MaxTokensPerUser = 50
+	}
+	if c.TokenMaxTTL == 0 {
+		c.TokenMaxTTL = 365 * 24 * time.Hour
+	}
+	if c.HashSlots == 0 {
+		c.HashSlots = max(2, runtime.NumCPU())
+	}
+	if c.HashWait == 0 {
+		c.HashWait = 2 * time.Second
 	}
 	if c.PasswordParams == (auth.Params{}) {
 		c.PasswordParams = auth.DefaultParams
@@ -97,6 +119,7 @@ type Server struct {
 	now       func() time.Time
 	diskFree  func(string) (int64, error)
 	throttle  *auth.Throttle
+	hashGate  *auth.HashGate
 	limiter   *limiter
 	metrics   *metrics
 	checks    []Check
@@ -130,6 +153,7 @@ func New(cfg Config, d Deps) *Server {
 		cfg: cfg, db: d.DB, logger: d.Logger, registry: d.Registry, web: d.Web, now: d.Now,
 		diskFree: d.DiskFree,
 		throttle: auth.NewThrottle(d.Now),
+		hashGate: auth.NewHashGate(cfg.HashSlots, cfg.HashWait),
 		limiter:  newLimiter(cfg.APIRate, cfg.APIBurst, d.Now),
 		metrics:  newMetrics(d.Registry),
 	}

@@ -291,6 +291,21 @@ func (db *DB) TouchToken(ctx context.Context, id string) {
 		now, id, now-int64(time.Minute/time.Microsecond))
 }
 
+// CountLiveAPITokens counts a user's tokens that are neither revoked nor expired.
+func (db *DB) CountLiveAPITokens(ctx context.Context, tx *Tx, userID string) (int, error) {
+	var x querier = db.R
+	if tx != nil {
+		x = tx
+	}
+	var n int
+	err := db.queryRow(ctx, x, "SELECT COUNT(*) FROM api_tokens WHERE user_id = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2)",
+		userID, micros(db.now())).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count tokens: %w", err)
+	}
+	return n, nil
+}
+
 // ListAPITokens lists a user's tokens, newest first.
 func (db *DB) ListAPITokens(ctx context.Context, userID string) ([]*APIToken, error) {
 	rows, err := db.query(ctx, db.R, "SELECT "+tokenCols+" FROM api_tokens WHERE user_id = $1 ORDER BY id DESC", userID)
