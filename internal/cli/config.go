@@ -18,27 +18,31 @@ import (
 
 // Config is the process-wide configuration shared by every subcommand.
 type Config struct {
-	DataDir         string         // LUDENG_DATA_DIR, default ./var
-	Listen          string         // LUDENG_LISTEN, default :8080
-	DatabaseURL     string         // LUDENG_DATABASE_URL, empty = SQLite in the data dir
-	BaseURL         string         // LUDENG_BASE_URL, e.g. https://ludeng.example.com
-	LogLevel        slog.Level     // LUDENG_LOG_LEVEL debug|info|warn|error, default info
-	LogFormat       string         // LUDENG_LOG_FORMAT json|text, default text
-	TrustedProxies  []netip.Prefix // LUDENG_TRUSTED_PROXIES, CIDRs
-	SecretKey       []byte         // LUDENG_SECRET_KEY(_FILE), else generated into DataDir/secret.key
-	MinFreeDisk     int64          // LUDENG_MIN_FREE_DISK, default 1GiB
-	Timezone        *time.Location // LUDENG_TIMEZONE, default Asia/Shanghai
-	Currency        string         // LUDENG_CURRENCY, default CNY
-	AdminPassword   string         // LUDENG_ADMIN_PASSWORD(_FILE), first start only
-	ShutdownTimeout time.Duration  // LUDENG_SHUTDOWN_TIMEOUT, default 30s
-	SessionTTL      time.Duration  // LUDENG_SESSION_TTL, default 7d
-	APIRate         float64        // LUDENG_API_RATE requests/s per user (all its tokens and sessions), default 20
-	APIBurst        int            // LUDENG_API_BURST, default 60
-	ReadTimeout     time.Duration  // LUDENG_HTTP_READ_TIMEOUT, default 30s
-	WriteTimeout    time.Duration  // LUDENG_HTTP_WRITE_TIMEOUT, default 60s
-	MaxTokens       int            // LUDENG_MAX_TOKENS_PER_USER live API tokens per user, default 50
-	TokenMaxTTL     time.Duration  // LUDENG_TOKEN_MAX_TTL longest API token lifetime, default 365d
-	HashSlots       int            // LUDENG_PASSWORD_HASH_SLOTS concurrent argon2id checks, default max(2, CPUs)
+	DataDir        string         // LUDENG_DATA_DIR, default ./var
+	Listen         string         // LUDENG_LISTEN, default :8080
+	DatabaseURL    string         // LUDENG_DATABASE_URL, empty = SQLite in the data dir
+	BaseURL        string         // LUDENG_BASE_URL, e.g. https://ludeng.example.com
+	LogLevel       slog.Level     // LUDENG_LOG_LEVEL debug|info|warn|error, default info
+	LogFormat      string         // LUDENG_LOG_FORMAT json|text, default text
+	TrustedProxies []netip.Prefix // LUDENG_TRUSTED_PROXIES, CIDRs
+	// OperatorNetworks see /metrics and the detailed /readyz without a token
+	// (LUDENG_OPERATOR_NETWORKS, CIDRs; default loopback + TrustedProxies).
+	OperatorNetworks []netip.Prefix
+	MetricsToken     string         // LUDENG_METRICS_TOKEN(_FILE): bearer token for /metrics and the detailed /readyz
+	SecretKey        []byte         // LUDENG_SECRET_KEY(_FILE), else generated into DataDir/secret.key
+	MinFreeDisk      int64          // LUDENG_MIN_FREE_DISK, default 1GiB
+	Timezone         *time.Location // LUDENG_TIMEZONE, default Asia/Shanghai
+	Currency         string         // LUDENG_CURRENCY, default CNY
+	AdminPassword    string         // LUDENG_ADMIN_PASSWORD(_FILE), first start only
+	ShutdownTimeout  time.Duration  // LUDENG_SHUTDOWN_TIMEOUT, default 30s
+	SessionTTL       time.Duration  // LUDENG_SESSION_TTL, default 7d
+	APIRate          float64        // LUDENG_API_RATE requests/s per user (all its tokens and sessions), default 20
+	APIBurst         int            // LUDENG_API_BURST, default 60
+	ReadTimeout      time.Duration  // LUDENG_HTTP_READ_TIMEOUT, default 30s
+	WriteTimeout     time.Duration  // LUDENG_HTTP_WRITE_TIMEOUT, default 60s
+	MaxTokens        int            // LUDENG_MAX_TOKENS_PER_USER live API tokens per user, default 50
+	TokenMaxTTL      time.Duration  // LUDENG_TOKEN_MAX_TTL longest API token lifetime, default 365d
+	HashSlots        int            // LUDENG_PASSWORD_HASH_SLOTS concurrent argon2id checks, default max(2, CPUs)
 
 	env *config.Env
 }
@@ -79,17 +83,11 @@ func loadConfig(getenv func(string) string) (*Config, error) {
 		c.LogLevel = slog.LevelInfo
 	}
 	c.LogFormat = env.OneOf("LUDENG_LOG_FORMAT", "text", "json", "text")
-	for _, s := range env.List("LUDENG_TRUSTED_PROXIES") {
-		p, err := netip.ParsePrefix(s)
-		if err != nil {
-			a, aerr := netip.ParseAddr(s)
-			if aerr != nil {
-				env.Fail("LUDENG_TRUSTED_PROXIES", "not a CIDR or address: %q", s)
-				continue
-			}
-			p = netip.PrefixFrom(a, a.BitLen())
-		}
-		c.TrustedProxies = append(c.TrustedProxies, p.Masked())
+	c.TrustedProxies = prefixes(env, "LUDENG_TRUSTED_PROXIES")
+	c.OperatorNetworks = prefixes(env, "LUDENG_OPERATOR_NETWORKS")
+	c.MetricsToken = env.Secret("LUDENG_METRICS_TOKEN")
+	if c.MetricsToken != "" && len(c.MetricsToken) < 16 {
+		env.Fail("LUDENG_METRICS_TOKEN", "must be at least 16 characters")
 	}
 	if k := env.Secret("LUDENG_SECRET_KEY"); k != "" {
 		if len(k) < 32 {
@@ -123,6 +121,24 @@ func loadConfig(getenv func(string) string) (*Config, error) {
 		env.Fail("LUDENG_API_RATE", "must be > 0")
 	}
 	return c, env.Err()
+}
+
+// prefixes reads a comma-separated list of CIDRs or single addresses.
+func prefixes(env *config.Env, name string) []netip.Prefix {
+	var out []netip.Prefix
+	for _, s := range env.List(name) {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			a, aerr := netip.ParseAddr(s)
+			if aerr != nil {
+				env.Fail(name, "not a CIDR or address: %q", s)
+				continue
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		out = append(out, p.Masked())
+	}
+	return out
 }
 
 // ensureSecretKey loads or creates DataDir/secret.key (0600) when

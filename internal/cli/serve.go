@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -116,6 +117,8 @@ func openApp(ctx context.Context, cfg *Config, logger *slog.Logger, webFS fs.FS)
 		APIRate:          cfg.APIRate,
 		APIBurst:         cfg.APIBurst,
 		HashSlots:        cfg.HashSlots,
+		MetricsToken:     cfg.MetricsToken,
+		OperatorNetworks: operatorNetworks(cfg),
 		MaxTokensPerUser: cfg.MaxTokens,
 		TokenMaxTTL:      cfg.TokenMaxTTL,
 		MinFreeDisk:      cfg.MinFreeDisk,
@@ -151,6 +154,15 @@ func openApp(ctx context.Context, cfg *Config, logger *slog.Logger, webFS fs.FS)
 		return nil, err
 	}
 	return a, nil
+}
+
+// operatorNetworks is LUDENG_OPERATOR_NETWORKS, or loopback and the trusted
+// proxies when unset.
+func operatorNetworks(cfg *Config) []netip.Prefix {
+	if len(cfg.OperatorNetworks) > 0 {
+		return cfg.OperatorNetworks
+	}
+	return append([]netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}, cfg.TrustedProxies...)
 }
 
 func (a *app) close() {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"net/netip"
 	"sort"
 	"strings"
 	"sync"
@@ -427,6 +428,39 @@ func TestReadyzFailsOnDisk(t *testing.T) {
 	require.Equal(t, "ok", checks["database"].(map[string]any)["status"])
 	require.Equal(t, "fail", checks["providers"].(map[string]any)["status"])
 	require.Equal(t, false, checks["providers"].(map[string]any)["critical"])
+}
+
+// TestReadyzAndMetricsHideDetailFromAnonymousCallers: regression for
+// "/readyz returns an internal error string to anonymous callers". The test
+// client is on loopback, so the operator network is moved elsewhere.
+func TestReadyzAndMetricsHideDetailFromAnonymousCallers(t *testing.T) {
+	t.Parallel()
+	b := setup(t, store.SQLite, func(c *httpapi.Config, d *httpapi.Deps) {
+		c.OperatorNetworks = []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")}
+		c.MetricsToken = "metrics-token-for-tests"
+	})
+	b.api.AddCheck(httpapi.Check{Name: "providers", Fn: func(context.Context) (any, error) {
+		return nil, fmt.Errorf("dial tcp 10.0.0.7:443: connection refused")
+	}})
+	anon := b.client(t)
+	res := anon.do("GET", "/readyz", nil)
+	require.Equal(t, http.StatusOK, res.status, "non-critical failures keep the node ready")
+	require.JSONEq(t, `{"status":"ok"}`, string(res.body))
+	require.NotContains(t, string(res.body), "10.0.0.7")
+	res = anon.do("GET", "/metrics", nil)
+	require.Equal(t, http.StatusForbidden, res.status)
+	require.Equal(t, "operator_only", res.json(t)["code"])
+	anon.bearer = "wrong"
+	require.Equal(t, http.StatusForbidden, anon.do("GET", "/metrics", nil).status)
+
+	op := b.client(t)
+	op.bearer = "metrics-token-for-tests"
+	res = op.do("GET", "/readyz", nil)
+	require.Equal(t, http.StatusOK, res.status)
+	require.Contains(t, string(res.body), "10.0.0.7", "operators see the checks")
+	res = op.do("GET", "/metrics", nil)
+	require.Equal(t, http.StatusOK, res.status)
+	require.Contains(t, string(res.body), "ludeng_http_request_duration_seconds")
 }
 
 // TestOpenAPIMatchesRoutes fails when a registered route is missing from the

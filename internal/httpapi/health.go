@@ -2,12 +2,19 @@ package httpapi
 
 import (
 	"context"
+	"crypto/subtle"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/ludeng/ludeng/internal/fault"
 )
 
 func (s *Server) handleLivez(w http.ResponseWriter, r *http.Request) {
@@ -54,7 +61,58 @@ func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
 			status, code = "fail", http.StatusServiceUnavailable
 		}
 	}
-	_ = writeJSON(w, code, map[string]any{"status": status, "checks": results})
+	if !s.operator(r) {
+		// Anonymous callers (load balancers) need only the verdict; the
+		// checks' detail names free bytes, internal addresses and errors.
+		_ = writeJSON(w, code, readyStatus{Status: status})
+		return
+	}
+	_ = writeJSON(w, code, readyDetail{Status: status, Checks: results})
+}
+
+type readyStatus struct {
+	Status string `json:"status"`
+}
+
+type readyDetail struct {
+	Status string                 `json:"status"`
+	Checks map[string]checkResult `json:"checks"`
+}
+
+// operator reports whether r may see operational detail (/metrics, the
+// checks of /readyz): it carries the configured bearer token, or comes from
+// an operator network (default: loopback and the trusted proxies). The
+// address is the resolved client, so a request relayed by nginx counts as
+// its original client, not as nginx.
+func (s *Server) operator(r *http.Request) bool {
+	if s.cfg.MetricsToken != "" {
+		if tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok &&
+			subtle.ConstantTimeCompare([]byte(tok), []byte(s.cfg.MetricsToken)) == 1 {
+			return true
+		}
+	}
+	a, err := netip.ParseAddr(clientFrom(r.Context()).IP)
+	if err != nil {
+		return false
+	}
+	for _, p := range s.cfg.OperatorNetworks {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// metricsHandler serves Prometheus only to operators; others get 403.
+func (s *Server) metricsHandler() http.Handler {
+	prom := promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{Registry: s.registry})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !s.operator(r) {
+			s.writeProblem(w, r, fault.New(fault.Forbidden, "operator_only", "This endpoint needs the metrics token or an operator network."))
+			return
+		}
+		prom.ServeHTTP(w, r)
+	})
 }
 
 func (s *Server) coreChecks() []Check {

@@ -4,8 +4,6 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-
 	"github.com/ludeng/ludeng/internal/fault"
 )
 
@@ -86,7 +84,7 @@ func (s *Server) build() http.Handler {
 	}))
 	mux.HandleFunc("GET /livez", s.handleLivez)
 	mux.HandleFunc("GET /readyz", s.handleReadyz)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{Registry: s.registry}))
+	mux.Handle("GET /metrics", s.metricsHandler())
 	mux.Handle("/", s.spaHandler())
 
 	var h http.Handler = mux

@@ -43,6 +43,11 @@ type Config struct {
 	Currency string
 	// PasswordParams are the argon2id costs for new hashes.
 	PasswordParams auth.Params
+	// MetricsToken, when set, is a bearer token that opens /metrics and the
+	// detailed /readyz from anywhere. OperatorNetworks open them without it
+	// (default: loopback and TrustedProxies).
+	MetricsToken     string
+	OperatorNetworks []netip.Prefix
 	// MaxTokensPerUser caps live API tokens per user (default 50); TokenMaxTTL
 	// is the longest and default token lifetime (default 365 days).
 	MaxTokensPerUser int
@@ -70,6 +75,10 @@ func (c *Config) withDefaults() {
 	}
 	if c.Currency == "" {
 		c.Currency = "CNY"
+	}
+	if c.OperatorNetworks == nil {
+		c.OperatorNetworks = append([]netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")},
+			c.TrustedProxies...)
 	}
 	if c.MaxTokensPerUser == 0 {
 		c.MaxTokensPerUser = 50

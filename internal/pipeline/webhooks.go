@@ -2,13 +2,18 @@ package pipeline
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -297,19 +302,45 @@ func (p *Pipeline) pruneDeliveries(ctx context.Context, webhookID string) {
 }
 
 // describeDeliveryError is what the delivery log and River keep of a
-// failure: the HTTP status, or the transport error without the *url.Error
-// wrapper, which quotes the URL.
+// failure, and the delivery log is shown to the webhook's owner. So it is a
+// fixed vocabulary: the HTTP status, the code of a URL refused before any
+// lookup, or a kind of transport failure. It never carries the URL (whose
+// path may be a credential), the resolver's address, or anything that tells
+// a name resolving to an internal address apart from one that does not
+// resolve at all (that would make webhooks a probe of internal DNS).
 func describeDeliveryError(err error) string {
 	var we *webhook.Error
 	if errors.As(err, &we) && we.Status != 0 {
 		return "HTTP " + strconv.Itoa(we.Status) + " " + http.StatusText(we.Status)
 	}
-	if fe := fault.As(err); fe != nil {
-		return fe.Code + ": " + fe.Detail
-	}
 	var ue *url.Error
-	if errors.As(err, &ue) {
-		return ue.Err.Error()
+	if !errors.As(err, &ue) {
+		if fe := fault.As(err); fe != nil {
+			return fe.Code + ": " + fe.Detail
+		}
+		if errors.Is(err, context.DeadlineExceeded) {
+			return "timeout"
+		}
+		return "delivery failed"
 	}
-	return err.Error()
+	var dnsErr *net.DNSError
+	switch {
+	case fault.As(ue.Err) != nil || errors.As(ue.Err, &dnsErr):
+		return "host_unreachable: the host does not resolve to an allowed public address"
+	case ue.Timeout():
+		return "timeout"
+	case errors.Is(ue.Err, syscall.ECONNREFUSED):
+		return "connection refused"
+	case errors.Is(ue.Err, syscall.ECONNRESET), errors.Is(ue.Err, io.EOF), errors.Is(ue.Err, io.ErrUnexpectedEOF):
+		return "connection reset"
+	}
+	var tlsErr *tls.CertificateVerificationError
+	var recErr tls.RecordHeaderError
+	if errors.As(ue.Err, &tlsErr) || errors.As(ue.Err, &recErr) || strings.Contains(ue.Err.Error(), "tls:") {
+		return "TLS handshake failed"
+	}
+	if strings.Contains(ue.Err.Error(), "redirect") {
+		return "too many redirects"
+	}
+	return "connection failed"
 }

@@ -43,6 +43,10 @@ func TestDescribeDeliveryError(t *testing.T) {
 		{"connection refused", loopback, closed + "/services/" + token, "connection refused", true},
 		{"blocked target", guarded, "https://10.0.0.1/services/" + token, "webhook_url_blocked", false},
 		{"http without the test flag", guarded, srv.URL + "/services/" + token, "webhook_url_invalid", false},
+		// A name resolving to an internal address and a name that does not
+		// resolve read the same, and neither names the resolver.
+		{"internal name", guarded, "https://localhost/services/" + token, "host_unreachable: the host does not resolve to an allowed public address", false},
+		{"unknown name", guarded, "https://no-such-host.invalid/services/" + token, "host_unreachable: the host does not resolve to an allowed public address", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -53,6 +57,8 @@ func TestDescribeDeliveryError(t *testing.T) {
 			require.Contains(t, got, tc.want)
 			require.NotContains(t, got, token)
 			require.NotContains(t, got, "whsec_test")
+			require.NotContains(t, got, ":53")
+			require.NotContains(t, got, "127.0.0.1")
 		})
 	}
 }
