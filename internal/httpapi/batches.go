@@ -61,6 +61,7 @@ func (s *Server) EnableBatches(d BatchDeps) {
 		Route{Method: "POST", Path: "/api/v1/admin/queue/pause", Access: AdminOnly, Handle: a.queue(true)},
 		Route{Method: "POST", Path: "/api/v1/admin/queue/resume", Access: AdminOnly, Handle: a.queue(false)},
 	)
+	s.AddRoutes(a.pickingRoutes()...)
 }
 
 func (a *batchAPI) money(m int64) map[string]any {
@@ -199,6 +200,9 @@ func (a *batchAPI) view(ctx context.Context, b *store.Batch) (map[string]any, er
 		left := int64(len(imgs)-done) + ahead
 		v["eta_seconds"] = int64((time.Duration(left) * per / time.Duration(conc)).Seconds())
 	}
+	if err := a.decorateView(ctx, b, v); err != nil {
+		return nil, err
+	}
 	return v, nil
 }
 
@@ -219,6 +223,16 @@ func (a *batchAPI) list(w http.ResponseWriter, r *http.Request) error {
 		if v := q.Get(k); v != "" {
 			f.Text = v
 		}
+	}
+	switch q.Get("archived") {
+	case "true":
+		f.Archived = new(bool)
+		*f.Archived = true
+	case "false":
+		f.Archived = new(bool)
+	case "", "all":
+	default:
+		return fault.New(fault.Invalid, "bad_archived", "archived must be true, false or all.")
 	}
 	if v := q.Get("month"); v != "" {
 		f.Text = `"month":` + v + `,`
@@ -255,6 +269,9 @@ func (a *batchAPI) list(w http.ResponseWriter, r *http.Request) error {
 		items = append(items, map[string]any{"id": b.ID, "status": b.Status, "mode": b.Mode, "groups": len(pl.Groups),
 			"scenes": scenes, "created_at": b.CreatedAt, "finished_at": b.FinishedAt, "estimate": a.money(b.EstimateMicros),
 			"progress": progress[b.ID]})
+	}
+	if err := a.decorateList(r.Context(), items); err != nil {
+		return err
 	}
 	return writeJSON(w, http.StatusOK, map[string]any{"items": items, "next_cursor": next})
 }

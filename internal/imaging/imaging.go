@@ -253,3 +253,17 @@ func DecodeAny(r io.ReadSeeker, maxPixels int64) (image.Image, Format, error) {
 	}
 	return img, f, nil
 }
+
+// CardWidth is the width of a contact-sheet card: twice the ~200 CSS px a
+// grid column shows, so it stays sharp on 2× screens (a 3:4 image → 400×533).
+const CardWidth = 400
+
+// Card returns img scaled to CardWidth wide at its own aspect ratio (never
+// up, never cropped), flattened onto white: the grid shows the whole
+// picture, product included.
+func Card(img image.Image) image.Image {
+	if img.Bounds().Dx() > CardWidth {
+		img = dimg.Resize(img, CardWidth, 0, dimg.Lanczos)
+	}
+	return flatten(img)
+}

@@ -193,7 +193,7 @@ func (p *Pipeline) scene(b *store.Batch, im *store.Image) *provider.Scene {
 		weather = v.Weather
 	}
 	s := &provider.Scene{TimeOfDay: v.Time, Weather: weather, Season: g.Scene.Season, Month: g.Combination.Month,
-		Road: g.Combination.Road, Key: g.Key,
+		Road: g.Combination.Road, Key: g.Key, Seed: v.Seed,
 		Caption: strings.TrimSpace(g.Scene.CountyPinyin + " " + strconv.Itoa(g.Combination.Month) + " " + g.Combination.Road + " " + v.ID)}
 	for _, e := range g.Scene.Elements {
 		s.Elements = append(s.Elements, e.ID)

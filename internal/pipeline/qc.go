@@ -132,7 +132,7 @@ func (p *Pipeline) retryNudged(ctx context.Context, b *store.Batch, im *store.Im
 			prompt, src = en, provider.SourceTemplate
 		}
 	}
-	vj, _ := json.Marshal(variantJSON{ID: nv.ID, Time: nv.Time, Weather: nv.Weather, Base: v.Base})
+	vj, _ := json.Marshal(variantJSON{ID: nv.ID, Time: nv.Time, Weather: nv.Weather, Base: v.Base, Seed: v.Seed})
 	err := p.db.InTx(ctx, func(tx *store.Tx) error {
 		_, err := p.db.UpdateImage(ctx, tx, im, []string{store.ImageRunning}, store.ImageUpdate{Status: store.ImageQueued,
 			Variant: vj, Prompt: &prompt, PromptSource: &src, QCTries: &tries, QC: qcJSON, Reason: &reason,

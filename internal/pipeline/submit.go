@@ -330,6 +330,8 @@ type variantJSON struct {
 	Weather string `json:"weather"`
 	// Base is the planned variant id before nudges.
 	Base string `json:"base"`
+	// Seed is set by a regenerate (a new draw of the same variant).
+	Seed int64 `json:"seed,omitempty"`
 }
 
 func (p *Pipeline) store(ctx context.Context, c Caller, req SubmitRequest, prm params, pl *plan.Plan, seed int64, est Estimate, capMicros *int64) (*store.Batch, error) {

@@ -82,6 +82,10 @@ type Scene struct {
 	Caption string `json:"caption,omitempty"`
 	// Key identifies the combination (group); variants of one group share it.
 	Key string `json:"key,omitempty"`
+	// Seed, when not 0, varies the details of a regenerated image. Real
+	// providers draw a new sample on every call and need no seed; the
+	// simulator is deterministic and does.
+	Seed int64 `json:"seed,omitempty"`
 }
 
 // Result is one generated image, already scaled/cropped to the exact size.

@@ -275,6 +275,8 @@ type BatchFilter struct {
 	Text   string
 	Cursor string
 	Limit  int
+	// Archived: nil lists all, false only unarchived, true only archived.
+	Archived *bool
 }
 
 // ListBatches returns batches newest first and the next cursor.
@@ -304,6 +306,13 @@ func (db *DB) ListBatches(ctx context.Context, f BatchFilter) ([]*Batch, string,
 	}
 	if f.To != nil {
 		add("created_at < $?", micros(*f.To))
+	}
+	if f.Archived != nil {
+		if *f.Archived {
+			q += " AND archived_at IS NOT NULL"
+		} else {
+			q += " AND archived_at IS NULL"
+		}
 	}
 	if f.Text != "" {
 		add("plan LIKE $?", "%"+strings.NewReplacer("%", "", "_", "").Replace(f.Text)+"%")
@@ -344,6 +353,9 @@ func (db *DB) ListBatches(ctx context.Context, f BatchFilter) ([]*Batch, string,
 // DeleteBatch removes a terminal batch with its groups, images and events.
 // History rows stay.
 func (db *DB) DeleteBatch(ctx context.Context, tx *Tx, id string) error {
+	if err := db.deleteBatchExtras(ctx, tx, id); err != nil {
+		return err
+	}
 	for _, q := range []string{"DELETE FROM batch_events WHERE batch_id = $1", "DELETE FROM images WHERE batch_id = $1",
 		"DELETE FROM batch_groups WHERE batch_id = $1", "DELETE FROM batches WHERE id = $1"} {
 		if _, err := db.exec(ctx, tx, q, id); err != nil {

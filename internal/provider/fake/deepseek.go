@@ -2,9 +2,13 @@ package fake
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
+	"unicode/utf8"
+
+	"github.com/ludeng/ludeng/internal/provider"
 )
 
 func (s *Server) deepSeek(w http.ResponseWriter, r *http.Request, rest string) {
@@ -98,7 +102,9 @@ func (s *Server) deepSeek(w http.ResponseWriter, r *http.Request, rest string) {
 	switch st.name {
 	case "ok":
 		var content string
-		if jsonMode {
+		if note, ok := postKitNote(user); ok && jsonMode {
+			content = note
+		} else if jsonMode {
 			b, _ := json.Marshal(map[string]string{
 				"prompt":   strings.TrimSpace(user) + "，画面细节丰富，光影自然，保持产品外观与照片完全一致",
 				"negative": "变形的产品, 模糊, 多余的文字, 水印",
@@ -139,4 +145,33 @@ func (s *Server) deepSeek(w http.ResponseWriter, r *http.Request, rest string) {
 	default:
 		oaiErr(w, http.StatusServiceUnavailable, "Server Overloaded", "server_error", "server_error")
 	}
+}
+
+// postKitNote answers a post kit request (ludeng's note prompt: the user
+// message is the facts as JSON with "task":"xiaohongshu_note") the way
+// DeepSeek would: a note built from those facts only, as JSON content.
+func postKitNote(user string) (string, bool) {
+	var f struct {
+		provider.PostFacts
+		SeasonZH string `json:"season_zh"`
+		Task     string `json:"task"`
+	}
+	if json.Unmarshal([]byte(user), &f) != nil || f.Task != "xiaohongshu_note" {
+		return "", false
+	}
+	title := f.County + "·" + f.SeasonZH + "的夜路"
+	if utf8.RuneCountInString(title) > provider.PostTitleMaxRunes {
+		title = f.County + "的夜路"
+	}
+	light := ""
+	if len(f.Variants) > 0 {
+		light = "，" + strings.Join(f.Variants, "、") + "各一张"
+	}
+	body := fmt.Sprintf("%d月的%s%s正是%s，这次把太阳能路灯放到了当地的%s旁边%s。"+
+		"最喜欢夜里那张，灯一亮整段路都被照亮了，路边的人和车看得清清楚楚。"+
+		"做乡村照明这些年，最常被问的就是装上以后到底什么样，这组图就是答案。需要同款场景图的朋友留言告诉我你们村在哪儿～",
+		f.Month, f.Province, f.County, f.SeasonZH, f.Road, light)
+	b, _ := json.Marshal(map[string]any{"title": title, "body": body,
+		"hashtags": []string{"#太阳能路灯", "#乡村照明", "#" + f.County, "#" + f.SeasonZH, "#村道亮化", "#新农村建设"}})
+	return string(b), true
 }

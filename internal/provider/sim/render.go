@@ -5,6 +5,7 @@ import (
 	"image"
 	"math"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 
 	"github.com/ludeng/ludeng/internal/provider"
@@ -283,7 +284,12 @@ func render(s provider.Scene, product image.Image, w, h int, prompt string) *ima
 	if top := r.tr(pt{r.lay.productX, r.lay.productY - r.lay.productSize*1.1}).y; top < r.h*0.08 {
 		r.cam.dy -= (r.h*0.08 - top) / r.h / r.cam.zoom
 	}
-	r.rng = rand.New(rand.NewPCG(hash64(gk, s.TimeOfDay, s.Weather, prompt), 2))
+	seed := hash64(gk, s.TimeOfDay, s.Weather, prompt)
+	if s.Seed != 0 {
+		// A regenerated image: same place and light, a new draw of the details.
+		seed = hash64(gk, s.TimeOfDay, s.Weather, prompt, strconv.FormatInt(s.Seed, 10))
+	}
+	r.rng = rand.New(rand.NewPCG(seed, 2))
 	r.horiz = r.tr(pt{0, r.lay.horizon}).y
 
 	r.sky()

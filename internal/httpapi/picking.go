@@ -1,0 +1,790 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/ludeng/ludeng/internal/blob"
+	"github.com/ludeng/ludeng/internal/fault"
+	"github.com/ludeng/ludeng/internal/pipeline"
+	"github.com/ludeng/ludeng/internal/plan"
+	"github.com/ludeng/ludeng/internal/provider"
+	"github.com/ludeng/ludeng/internal/store"
+	"github.com/ludeng/ludeng/internal/zipstream"
+)
+
+// The operator's routes after a batch (issue 17): names and archive,
+// stars, selections, single-image downloads, regenerate and versions, post kits.
+func (a *batchAPI) pickingRoutes() []Route {
+	return []Route{
+		{Method: "PATCH", Path: "/api/v1/batches/{id}", Access: Authenticated, Handle: a.patchBatch},
+		{Method: "PUT", Path: "/api/v1/images/{id}/star", Access: Authenticated, Handle: a.star},
+		{Method: "GET", Path: "/api/v1/images/{id}/download", Access: Public, Handle: a.imageDownload, LongLived: true},
+		{Method: "POST", Path: "/api/v1/images/{id}/regenerate", Access: Authenticated, Handle: a.regenerate},
+		{Method: "GET", Path: "/api/v1/images/{id}/versions", Access: Authenticated, Handle: a.versions},
+		{Method: "POST", Path: "/api/v1/images/{id}/versions/{vid}/select", Access: Authenticated, Handle: a.selectVersion},
+		{Method: "GET", Path: "/api/v1/images/{id}/versions/{vid}/content", Access: Authenticated, Handle: a.versionContent, LongLived: true},
+		{Method: "GET", Path: "/api/v1/post-kit/tones", Access: Authenticated, Handle: a.tones},
+		{Method: "POST", Path: "/api/v1/batches/{id}/groups/{gid}/note", Access: Authenticated, Handle: a.writeNote},
+		{Method: "PUT", Path: "/api/v1/batches/{id}/groups/{gid}/note", Access: Authenticated, Handle: a.editNote},
+	}
+}
+
+// MaxBatchNameRunes bounds a batch name (it becomes a zip file name).
+const MaxBatchNameRunes = 60
+
+// BatchLabelResponse is a batch's name and archive state.
+type BatchLabelResponse struct {
+	ID         string     `json:"id"`
+	Name       string     `json:"name"`
+	Archived   bool       `json:"archived"`
+	ArchivedAt *time.Time `json:"archived_at"`
+}
+
+func (a *batchAPI) patchBatch(w http.ResponseWriter, r *http.Request) error {
+	b, err := a.own(r)
+	if err != nil {
+		return err
+	}
+	var req struct {
+		Name     *string `json:"name"`
+		Archived *bool   `json:"archived"`
+	}
+	if err := decodeJSON(r, &req); err != nil {
+		return err
+	}
+	if req.Name != nil {
+		n := strings.Join(strings.Fields(*req.Name), " ")
+		if utf8.RuneCountInString(n) > MaxBatchNameRunes || strings.ContainsAny(n, "\x00") {
+			return fault.Newf(fault.Unprocessable, "batch_name_invalid", "A batch name is at most %d characters.", MaxBatchNameRunes).
+				With("max", MaxBatchNameRunes)
+		}
+		req.Name = &n
+	}
+	err = a.s.db.InTx(r.Context(), func(tx *store.Tx) error {
+		if req.Name != nil {
+			if err := a.s.db.SetBatchName(r.Context(), tx, b.ID, *req.Name); err != nil {
+				return err
+			}
+		}
+		if req.Archived != nil {
+			return a.s.db.SetBatchArchived(r.Context(), tx, b.ID, *req.Archived)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	labels, err := a.s.db.BatchLabels(r.Context(), []string{b.ID})
+	if err != nil {
+		return err
+	}
+	l := labels[b.ID]
+	return writeJSON(w, http.StatusOK, BatchLabelResponse{ID: b.ID, Name: l.Name, Archived: l.ArchivedAt != nil, ArchivedAt: l.ArchivedAt})
+}
+
+// ownImage loads an image the caller may see, with its batch.
+func (a *batchAPI) ownImage(r *http.Request) (*store.Image, *store.Batch, error) {
+	im, err := a.s.db.ImageByID(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return nil, nil, err
+	}
+	if !CanSee(r.Context(), im.UserID) {
+		return nil, nil, store.ErrNotFound
+	}
+	b, err := a.s.db.BatchByID(r.Context(), im.BatchID)
+	if err != nil {
+		return nil, nil, err
+	}
+	return im, b, nil
+}
+
+// ImageStarResponse says whether an image is starred.
+type ImageStarResponse struct {
+	ImageID string `json:"image_id"`
+	Starred bool   `json:"starred"`
+}
+
+func (a *batchAPI) star(w http.ResponseWriter, r *http.Request) error {
+	im, _, err := a.ownImage(r)
+	if err != nil {
+		return err
+	}
+	var req struct {
+		Starred *bool `json:"starred"`
+	}
+	if err := decodeJSON(r, &req); err != nil {
+		return err
+	}
+	if req.Starred == nil {
+		return fault.New(fault.Invalid, "starred_required", "starred must be true or false.")
+	}
+	if err := a.s.db.InTx(r.Context(), func(tx *store.Tx) error { return a.s.db.SetStarred(r.Context(), tx, im, *req.Starred) }); err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, ImageStarResponse{ImageID: im.ID, Starred: *req.Starred})
+}
+
+// groupFacts are what names and notes say about a group.
+type groupFacts struct {
+	scene plan.Scene
+	cmb   plan.Combination
+}
+
+func factsOf(g *store.Group) groupFacts {
+	var f groupFacts
+	_ = json.Unmarshal(g.Scene, &f.scene)
+	_ = json.Unmarshal(g.Combination, &f.cmb)
+	return f
+}
+
+// imageFileName is an image's readable name, "01_延庆区_8月_清晨晴.jpg":
+// group number, county, month, time and weather.
+func imageFileName(g *store.Group, im *store.Image) string {
+	f := factsOf(g)
+	ext := ".jpg"
+	if im.MIME == "image/png" {
+		ext = ".png"
+	}
+	return zipstream.FolderName(g.Index+1, f.scene.County, strconv.Itoa(f.cmb.Month)+"月", pipeline.VariantLabelZH(im.Variant)) + ext
+}
+
+// attachment sets a download's Content-Disposition with a UTF-8 file name
+// (RFC 6266 filename*) and an ASCII fallback for old clients.
+func attachment(w http.ResponseWriter, name, fallback string) {
+	v := mime.FormatMediaType("attachment", map[string]string{"filename": name})
+	if v == "" {
+		v = mime.FormatMediaType("attachment", map[string]string{"filename": fallback})
+	}
+	w.Header().Set("Content-Disposition", v)
+}
+
+func (a *batchAPI) imageDownload(w http.ResponseWriter, r *http.Request) error {
+	viewer, err := a.viewer(r)
+	if err != nil {
+		return err
+	}
+	im, err := a.s.db.ImageByID(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	if viewer.ID != im.UserID && !viewer.IsAdmin() {
+		return store.ErrNotFound
+	}
+	if im.ResultKey == "" {
+		return fault.New(fault.NotFound, "image_not_ready", "The image has no result yet.")
+	}
+	groups, err := a.s.db.GroupsOf(r.Context(), im.BatchID)
+	if err != nil {
+		return err
+	}
+	var g *store.Group
+	for _, x := range groups {
+		if x.ID == im.GroupID {
+			g = x
+		}
+	}
+	if g == nil {
+		return store.ErrNotFound
+	}
+	rc, _, err := a.d.Blobs.Get(r.Context(), im.ResultKey)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	attachment(w, imageFileName(g, im), "ludeng_"+im.ID+extOf(im.ResultKey))
+	w.Header().Set("Content-Type", im.MIME)
+	w.Header().Set("Cache-Control", "private, no-store")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	http.ServeContent(w, r, "", time.Time{}, rc)
+	return nil
+}
+
+// zipName is the archive's file name: the batch name (or its first
+// groups' places), then the group, then what was selected.
+func zipName(label string, groups []*store.Group, b *store.Batch, g *store.Group, suffix string) string {
+	name := label
+	if name == "" {
+		name = DefaultBatchName(groups)
+	}
+	if name == "" {
+		name = "ludeng_" + b.ID
+	}
+	name = zipstream.SafeName(name)
+	if g != nil {
+		f := factsOf(g)
+		name += "_" + zipstream.FolderName(g.Index+1, f.scene.County)
+	}
+	if suffix != "" {
+		name += "_" + suffix
+	}
+	return name + ".zip"
+}
+
+// DefaultBatchName names a batch after its first two groups' counties and
+// months ("延庆区8月、信都区7月 等4组"), the default the SPA shows.
+func DefaultBatchName(groups []*store.Group) string {
+	var parts []string
+	for _, g := range groups {
+		if len(parts) == 2 {
+			break
+		}
+		f := factsOf(g)
+		if f.scene.County != "" {
+			parts = append(parts, f.scene.County+strconv.Itoa(f.cmb.Month)+"月")
+		}
+	}
+	name := strings.Join(parts, "、")
+	if len(groups) > len(parts) && name != "" {
+		name += " 等" + strconv.Itoa(len(groups)) + "组"
+	}
+	return name
+}
+
+// download streams the batch (or one group) as a zip: a folder per group
+// with readable image names and the group's note.txt, and the manifest.
+// ?starred=true or ?images=id,id narrows it to a selection, written flat.
+func (a *batchAPI) download(w http.ResponseWriter, r *http.Request) error {
+	viewer, err := a.viewer(r)
+	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+	b, err := a.s.db.BatchByID(ctx, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	if viewer.ID != b.UserID && !viewer.IsAdmin() {
+		return store.ErrBatchNotFound
+	}
+	q := r.URL.Query()
+	var only map[string]bool
+	suffix := ""
+	switch {
+	case q.Get("images") != "":
+		only = map[string]bool{}
+		for _, id := range strings.Split(q.Get("images"), ",") {
+			if id = strings.TrimSpace(id); id != "" {
+				only[id] = true
+			}
+		}
+		if len(only) > 1000 {
+			return fault.New(fault.Invalid, "selection_too_large", "Select at most 1000 images.")
+		}
+		suffix = "已选" + strconv.Itoa(len(only)) + "张"
+	case q.Get("starred") == "true":
+		if only, err = a.s.db.StarredOf(ctx, b.ID); err != nil {
+			return err
+		}
+		suffix = "星标"
+	case q.Get("starred") != "":
+		return fault.New(fault.Invalid, "bad_starred", "starred must be true when given.")
+	}
+	gid := r.PathValue("gid")
+	groups, err := a.s.db.GroupsOf(ctx, b.ID)
+	if err != nil {
+		return err
+	}
+	imgs, err := a.s.db.ImagesOf(ctx, b.ID)
+	if err != nil {
+		return err
+	}
+	notes, err := a.s.db.NotesOf(ctx, b.ID)
+	if err != nil {
+		return err
+	}
+	labels, err := a.s.db.BatchLabels(ctx, []string{b.ID})
+	if err != nil {
+		return err
+	}
+	var pl plan.Plan
+	_ = json.Unmarshal(b.Plan, &pl)
+	byID := map[string]*store.Group{}
+	folder := map[string]string{}
+	var group *store.Group
+	for _, g := range groups {
+		byID[g.ID] = g
+		f := factsOf(g)
+		folder[g.ID] = zipstream.FolderName(g.Index+1, f.scene.Province+f.scene.County, strconv.Itoa(f.cmb.Month)+"月", f.scene.Road.ZH)
+		if g.ID == gid {
+			group = g
+		}
+	}
+	if gid != "" && group == nil {
+		return store.ErrNotFound
+	}
+	flat := only != nil
+	manifest := &zipstream.Manifest{Columns: []string{"group", "folder", "file", "county", "province", "month", "road", "elements",
+		"variant", "prompt_source", "prompt", "note_title", "note_body", "note_hashtags"},
+		Meta: map[string]any{"batch_id": b.ID, "name": labels[b.ID].Name, "status": b.Status, "seed": b.Seed, "plan": pl}}
+	var entries []zipstream.Entry
+	withNote := map[string]bool{}
+	for _, im := range imgs {
+		if im.Status != store.ImageSucceeded || (gid != "" && im.GroupID != gid) || (only != nil && !only[im.ID]) {
+			continue
+		}
+		g := byID[im.GroupID]
+		if g == nil {
+			continue
+		}
+		name := imageFileName(g, im)
+		p := name
+		if !flat {
+			p = folder[g.ID] + "/" + name
+		}
+		key := im.ResultKey
+		entries = append(entries, zipstream.Entry{Path: p, Size: im.Bytes, Modified: im.UpdatedAt,
+			Open: func() (io.ReadCloser, error) {
+				rc, _, err := a.d.Blobs.Get(ctx, key)
+				return rc, err
+			}})
+		f := factsOf(g)
+		var v struct{ ID string }
+		_ = json.Unmarshal(im.Variant, &v)
+		row := []string{strconv.Itoa(g.Index + 1), folder[g.ID], name, f.scene.County, f.scene.Province, strconv.Itoa(f.cmb.Month),
+			f.scene.Road.ZH, strings.Join(f.cmb.Elements, "+"), v.ID, im.PromptSource, im.Prompt, "", "", ""}
+		if n := notes[g.ID]; n != nil {
+			row[11], row[12], row[13] = n.Title, n.Body, strings.Join(n.Hashtags, " ")
+			if !flat && !withNote[g.ID] {
+				withNote[g.ID] = true
+				text := []byte(NoteText(n))
+				entries = append(entries, zipstream.Entry{Path: folder[g.ID] + "/note.txt", Size: int64(len(text)), Modified: n.UpdatedAt,
+					Open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(text)), nil }})
+			}
+		}
+		manifest.Rows = append(manifest.Rows, row)
+	}
+	w.Header().Set("Content-Type", "application/zip")
+	attachment(w, zipName(labels[b.ID].Name, groups, b, group, suffix), "ludeng_"+b.ID+".zip")
+	w.Header().Set("Cache-Control", "private, no-store")
+	w.WriteHeader(http.StatusOK)
+	if err := zipstream.Write(ctx, w, entries, zipstream.Options{Manifest: manifest, Location: a.d.Location}); err != nil {
+		// Headers are sent: abort the connection so the client sees a failed download.
+		panic(http.ErrAbortHandler)
+	}
+	return nil
+}
+
+// NoteText is a post kit as the operator pastes it: title, body, hashtags.
+func NoteText(n *store.GroupNote) string {
+	tags := make([]string, len(n.Hashtags))
+	for i, t := range n.Hashtags {
+		tags[i] = "#" + t
+	}
+	return n.Title + "\n\n" + n.Body + "\n\n" + strings.Join(tags, " ") + "\n"
+}
+
+func (a *batchAPI) regenerate(w http.ResponseWriter, r *http.Request) error {
+	im, _, err := a.ownImage(r)
+	if err != nil {
+		return err
+	}
+	var req struct {
+		Instruction string `json:"instruction"`
+	}
+	if err := decodeJSON(r, &req); err != nil {
+		return err
+	}
+	b, err := a.d.Pipeline.Regenerate(r.Context(), im.ID, req.Instruction)
+	if err != nil {
+		return err
+	}
+	_ = a.s.audit(r, nil, "image.regenerate", "image", im.ID, map[string]any{"batch_id": b.ID})
+	v, err := a.view(r.Context(), b)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusAccepted, v)
+}
+
+// ImageVersionItem is one result an image has had.
+type ImageVersionItem struct {
+	ID          string            `json:"id"`
+	Current     bool              `json:"current"`
+	Instruction string            `json:"instruction"`
+	Provider    string            `json:"provider"`
+	Width       int               `json:"width"`
+	Height      int               `json:"height"`
+	CreatedAt   time.Time         `json:"created_at"`
+	URLs        map[string]string `json:"urls"`
+}
+
+// ImageVersionList lists an image's versions, oldest first.
+type ImageVersionList struct {
+	Items []ImageVersionItem `json:"items"`
+}
+
+// versionItems merges the kept versions with the current result (which is
+// kept only once another one replaces it).
+func versionItems(im *store.Image, kept []*store.ImageVersion) []ImageVersionItem {
+	out := []ImageVersionItem{}
+	seenCurrent := false
+	for _, v := range kept {
+		cur := v.ResultKey == im.ResultKey
+		seenCurrent = seenCurrent || cur
+		urls := map[string]string{}
+		base := "/api/v1/images/" + im.ID + "/versions/" + v.ID + "/content"
+		for _, s := range []string{"card", "preview", "full"} {
+			urls[s] = base + "?size=" + s
+		}
+		if cur {
+			urls = contentURLsOf(im)
+		}
+		out = append(out, ImageVersionItem{ID: v.ID, Current: cur, Instruction: v.Instruction, Provider: v.Provider,
+			Width: v.Width, Height: v.Height, CreatedAt: v.CreatedAt, URLs: urls})
+	}
+	if !seenCurrent && im.ResultKey != "" && im.Status == store.ImageSucceeded {
+		out = append(out, ImageVersionItem{ID: "current", Current: true, Instruction: pipeline.Instruction(im.Prompt),
+			Provider: im.Provider, Width: im.Width, Height: im.Height, CreatedAt: im.UpdatedAt, URLs: contentURLsOf(im)})
+	}
+	return out
+}
+
+func (a *batchAPI) versions(w http.ResponseWriter, r *http.Request) error {
+	im, _, err := a.ownImage(r)
+	if err != nil {
+		return err
+	}
+	kept, err := a.s.db.VersionsOf(r.Context(), im.ID)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, ImageVersionList{Items: versionItems(im, kept)})
+}
+
+func (a *batchAPI) selectVersion(w http.ResponseWriter, r *http.Request) error {
+	im, _, err := a.ownImage(r)
+	if err != nil {
+		return err
+	}
+	if err := a.d.Pipeline.SelectVersion(r.Context(), im.ID, r.PathValue("vid")); err != nil {
+		return err
+	}
+	b, err := a.s.db.BatchByID(r.Context(), im.BatchID)
+	if err != nil {
+		return err
+	}
+	v, err := a.view(r.Context(), b)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, v)
+}
+
+func (a *batchAPI) versionContent(w http.ResponseWriter, r *http.Request) error {
+	im, _, err := a.ownImage(r)
+	if err != nil {
+		return err
+	}
+	kept, err := a.s.db.VersionsOf(r.Context(), im.ID)
+	if err != nil {
+		return err
+	}
+	var v *store.ImageVersion
+	for _, x := range kept {
+		if x.ID == r.PathValue("vid") {
+			v = x
+		}
+	}
+	if v == nil {
+		return store.ErrNotFound
+	}
+	return a.serveResult(w, r, v.ResultKey, v.MIME, r.URL.Query().Get("size"))
+}
+
+// serveResult answers a result or one of its derived sizes (made on first
+// request), cacheable by URL: every URL names one result for good.
+func (a *batchAPI) serveResult(w http.ResponseWriter, r *http.Request, resultKey, ctype, size string) error {
+	key := resultKey
+	switch size {
+	case "", "full":
+	case "thumb", "preview", "card":
+		key = strings.TrimSuffix(key, extOf(key)) + "." + size + ".jpg"
+		ctype = "image/jpeg"
+	default:
+		return fault.New(fault.Invalid, "bad_size", "size must be thumb, card, preview or full.").With("allowed", []string{"thumb", "card", "preview", "full"})
+	}
+	rc, _, err := a.d.Blobs.Get(r.Context(), key)
+	if errors.Is(err, blob.ErrNotFound) && key != resultKey {
+		if err = a.makeVariants(r.Context(), resultKey); err == nil {
+			rc, _, err = a.d.Blobs.Get(r.Context(), key)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	h := w.Header()
+	h.Set("Content-Type", ctype)
+	h.Set("ETag", `"`+resultTag(resultKey)+"-"+size+`"`)
+	// A URL with ?v= names one result for good; one without (live events)
+	// follows the current result, so it is revalidated by its ETag.
+	if r.URL.Query().Get("v") != "" {
+		h.Set("Cache-Control", "private, max-age=86400, immutable")
+	} else {
+		h.Set("Cache-Control", "private, no-cache")
+	}
+	h.Set("X-Content-Type-Options", "nosniff")
+	http.ServeContent(w, r, "", time.Time{}, rc)
+	return nil
+}
+
+// resultTag is a short stable tag of a result key: content URLs carry it
+// (?v=) so a regenerated or reselected image is never served from cache.
+func resultTag(key string) string {
+	s := sha256.Sum256([]byte(key))
+	return hex.EncodeToString(s[:6])
+}
+
+// contentURLsOf are the content links of an image's current result.
+func contentURLsOf(im *store.Image) map[string]string {
+	if im.ResultKey == "" {
+		return map[string]string{}
+	}
+	base := "/api/v1/images/" + im.ID + "/content?v=" + resultTag(im.ResultKey) + "&size="
+	return map[string]string{"thumb": base + "thumb", "card": base + "card", "preview": base + "preview", "full": base + "full",
+		"download": "/api/v1/images/" + im.ID + "/download"}
+}
+
+// PostKitTone is a tone preset of post kits.
+type PostKitTone struct {
+	ID string `json:"id"`
+	ZH string `json:"zh"`
+	EN string `json:"en"`
+}
+
+// PostKitToneList lists the tone presets; the first is the default.
+type PostKitToneList struct {
+	Items []PostKitTone `json:"items"`
+}
+
+func (a *batchAPI) tones(w http.ResponseWriter, r *http.Request) error {
+	out := PostKitToneList{Items: []PostKitTone{}}
+	for _, t := range provider.PostTones {
+		out.Items = append(out.Items, PostKitTone{ID: t.ID, ZH: t.ZH, EN: t.EN})
+	}
+	return writeJSON(w, http.StatusOK, out)
+}
+
+// GroupNoteResponse is a group's post kit (Xiaohongshu note draft).
+type GroupNoteResponse struct {
+	GroupID  string   `json:"group_id"`
+	Tone     string   `json:"tone"`
+	Title    string   `json:"title"`
+	Body     string   `json:"body"`
+	Hashtags []string `json:"hashtags"`
+	// Source is deepseek, template or edited.
+	Source string `json:"source"`
+	// FallbackReason says why the template stands in for DeepSeek (only on the answer that wrote it).
+	FallbackReason string    `json:"fallback_reason,omitempty"`
+	UpdatedAt      time.Time `json:"updated_at"`
+	Text           string    `json:"text"`
+}
+
+func noteResponse(n *store.GroupNote, reason string) GroupNoteResponse {
+	tags := n.Hashtags
+	if tags == nil {
+		tags = []string{}
+	}
+	return GroupNoteResponse{GroupID: n.GroupID, Tone: n.Tone, Title: n.Title, Body: n.Body, Hashtags: tags, Source: n.Source,
+		FallbackReason: reason, UpdatedAt: n.UpdatedAt, Text: NoteText(n)}
+}
+
+func (a *batchAPI) ownGroup(r *http.Request) (*store.Batch, *store.Group, error) {
+	b, err := a.own(r)
+	if err != nil {
+		return nil, nil, err
+	}
+	gs, err := a.s.db.GroupsOf(r.Context(), b.ID)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, g := range gs {
+		if g.ID == r.PathValue("gid") {
+			return b, g, nil
+		}
+	}
+	return nil, nil, store.ErrNotFound
+}
+
+func (a *batchAPI) writeNote(w http.ResponseWriter, r *http.Request) error {
+	b, g, err := a.ownGroup(r)
+	if err != nil {
+		return err
+	}
+	var req struct {
+		Tone string `json:"tone"`
+	}
+	if err := decodeJSON(r, &req); err != nil {
+		return err
+	}
+	if req.Tone == "" {
+		req.Tone = provider.PostTones[0].ID
+	}
+	if _, ok := provider.ToneByID(req.Tone); !ok {
+		ids := []string{}
+		for _, t := range provider.PostTones {
+			ids = append(ids, t.ID)
+		}
+		return fault.New(fault.Unprocessable, "post_kit_tone", "Unknown tone.").With("allowed", ids)
+	}
+	n, reason, err := a.d.Pipeline.WritePostKit(r.Context(), b, g, req.Tone)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusCreated, noteResponse(n, reason))
+}
+
+// Limits of an edited note: Xiaohongshu's own (title 20, body 1000).
+const maxEditedBodyRunes = 1000
+
+func (a *batchAPI) editNote(w http.ResponseWriter, r *http.Request) error {
+	b, g, err := a.ownGroup(r)
+	if err != nil {
+		return err
+	}
+	var req struct {
+		Tone     string   `json:"tone"`
+		Title    string   `json:"title"`
+		Body     string   `json:"body"`
+		Hashtags []string `json:"hashtags"`
+	}
+	if err := decodeJSON(r, &req); err != nil {
+		return err
+	}
+	req.Title, req.Body = strings.TrimSpace(req.Title), strings.TrimSpace(req.Body)
+	tags := provider.NormalizeTags(req.Hashtags)
+	switch {
+	case req.Title == "" || utf8.RuneCountInString(req.Title) > provider.PostTitleMaxRunes:
+		return fault.Newf(fault.Unprocessable, "note_title_invalid", "The title needs 1 to %d characters.", provider.PostTitleMaxRunes).
+			With("field", "title").With("max", provider.PostTitleMaxRunes)
+	case req.Body == "" || utf8.RuneCountInString(req.Body) > maxEditedBodyRunes:
+		return fault.Newf(fault.Unprocessable, "note_body_invalid", "The body needs 1 to %d characters.", maxEditedBodyRunes).
+			With("field", "body").With("max", maxEditedBodyRunes)
+	case len(req.Hashtags) > provider.PostTagsMax:
+		return fault.Newf(fault.Unprocessable, "note_hashtags_invalid", "At most %d hashtags.", provider.PostTagsMax).
+			With("field", "hashtags").With("max", provider.PostTagsMax)
+	}
+	if _, ok := provider.ToneByID(req.Tone); !ok {
+		req.Tone = provider.PostTones[0].ID
+	}
+	n := &store.GroupNote{GroupID: g.ID, BatchID: b.ID, Tone: req.Tone, Title: req.Title, Body: req.Body, Hashtags: tags}
+	if err := a.d.Pipeline.EditPostKit(r.Context(), n); err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, noteResponse(n, ""))
+}
+
+// ---- the batch view's picking fields ----
+
+// decorateView adds the picking fields to a batch view: the batch name
+// (and its default), per group its note and progress, per image whether
+// it is starred, its readable file name, how many versions it has, and
+// content links that change with the result.
+func (a *batchAPI) decorateView(ctx context.Context, b *store.Batch, v map[string]any) error {
+	groups, err := a.s.db.GroupsOf(ctx, b.ID)
+	if err != nil {
+		return err
+	}
+	imgs, err := a.s.db.ImagesOf(ctx, b.ID)
+	if err != nil {
+		return err
+	}
+	starred, err := a.s.db.StarredOf(ctx, b.ID)
+	if err != nil {
+		return err
+	}
+	notes, err := a.s.db.NotesOf(ctx, b.ID)
+	if err != nil {
+		return err
+	}
+	kept, err := a.s.db.VersionsOfBatch(ctx, b.ID)
+	if err != nil {
+		return err
+	}
+	labels, err := a.s.db.BatchLabels(ctx, []string{b.ID})
+	if err != nil {
+		return err
+	}
+	versions := map[string][]*store.ImageVersion{}
+	for _, k := range kept {
+		versions[k.ImageID] = append(versions[k.ImageID], k)
+	}
+	byImage := map[string]*store.Image{}
+	for _, im := range imgs {
+		byImage[im.ID] = im
+	}
+	byGroup := map[string]*store.Group{}
+	for _, g := range groups {
+		byGroup[g.ID] = g
+	}
+	l := labels[b.ID]
+	v["name"] = l.Name
+	v["default_name"] = DefaultBatchName(groups)
+	v["archived"] = l.ArchivedAt != nil
+	v["starred_download"] = "/api/v1/batches/" + b.ID + "/download?starred=true"
+	gs, _ := v["groups"].([]map[string]any)
+	for _, gm := range gs {
+		gid, _ := gm["id"].(string)
+		if n := notes[gid]; n != nil {
+			gm["note"] = noteResponse(n, "")
+		} else {
+			gm["note"] = nil
+		}
+		ims, _ := gm["images"].([]map[string]any)
+		done := 0
+		for _, imm := range ims {
+			id, _ := imm["id"].(string)
+			im := byImage[id]
+			if im == nil {
+				continue
+			}
+			if im.Status == store.ImageSucceeded {
+				done++
+			}
+			imm["starred"] = starred[id]
+			imm["urls"] = contentURLsOf(im)
+			imm["versions"] = len(versionItems(im, versions[id]))
+			imm["instruction"] = pipeline.Instruction(im.Prompt)
+			imm["prompt"] = im.Prompt
+			if g := byGroup[im.GroupID]; g != nil {
+				imm["file_name"] = imageFileName(g, im)
+				imm["label_zh"] = pipeline.VariantLabelZH(im.Variant)
+			}
+		}
+		gm["progress"] = map[string]int{"succeeded": done, "total": len(ims)}
+	}
+	return nil
+}
+
+// decorateList adds the name and archive state to batch list items.
+func (a *batchAPI) decorateList(ctx context.Context, items []map[string]any) error {
+	ids := make([]string, 0, len(items))
+	for _, it := range items {
+		if id, ok := it["id"].(string); ok {
+			ids = append(ids, id)
+		}
+	}
+	labels, err := a.s.db.BatchLabels(ctx, ids)
+	if err != nil {
+		return err
+	}
+	for _, it := range items {
+		id, _ := it["id"].(string)
+		l := labels[id]
+		it["name"] = l.Name
+		it["archived"] = l.ArchivedAt != nil
+	}
+	return nil
+}
