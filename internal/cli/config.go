@@ -40,6 +40,8 @@ type Config struct {
 	APIBurst         int            // LUDENG_API_BURST, default 60
 	ReadTimeout      time.Duration  // LUDENG_HTTP_READ_TIMEOUT, default 30s
 	WriteTimeout     time.Duration  // LUDENG_HTTP_WRITE_TIMEOUT, default 60s
+	UploadMinRate    int64          // LUDENG_UPLOAD_MIN_RATE bytes/s an upload body must keep up after the grace, default 4KiB
+	UploadGrace      time.Duration  // LUDENG_UPLOAD_GRACE, default 30s
 	MaxTokens        int            // LUDENG_MAX_TOKENS_PER_USER live API tokens per user, default 50
 	TokenMaxTTL      time.Duration  // LUDENG_TOKEN_MAX_TTL longest API token lifetime, default 365d
 	HashSlots        int            // LUDENG_PASSWORD_HASH_SLOTS concurrent argon2id checks, default max(2, CPUs)
@@ -114,6 +116,11 @@ func loadConfig(getenv func(string) string) (*Config, error) {
 	c.APIBurst = env.Int("LUDENG_API_BURST", 60, 1, 100000)
 	c.ReadTimeout = env.Duration("LUDENG_HTTP_READ_TIMEOUT", 30*time.Second)
 	c.WriteTimeout = env.Duration("LUDENG_HTTP_WRITE_TIMEOUT", 60*time.Second)
+	c.UploadMinRate = env.Bytes("LUDENG_UPLOAD_MIN_RATE", 4<<10)
+	if c.UploadMinRate < 1 {
+		env.Fail("LUDENG_UPLOAD_MIN_RATE", "must be at least 1 byte per second")
+	}
+	c.UploadGrace = env.Duration("LUDENG_UPLOAD_GRACE", 30*time.Second)
 	c.MaxTokens = env.Int("LUDENG_MAX_TOKENS_PER_USER", 50, 1, 10000)
 	c.TokenMaxTTL = env.Duration("LUDENG_TOKEN_MAX_TTL", 365*24*time.Hour)
 	c.HashSlots = env.Int("LUDENG_PASSWORD_HASH_SLOTS", 0, 0, 256)

@@ -118,6 +118,8 @@ func openApp(ctx context.Context, cfg *Config, logger *slog.Logger, webFS fs.FS)
 		APIBurst:         cfg.APIBurst,
 		HashSlots:        cfg.HashSlots,
 		MetricsToken:     cfg.MetricsToken,
+		UploadMinRate:    cfg.UploadMinRate,
+		UploadGrace:      cfg.UploadGrace,
 		OperatorNetworks: operatorNetworks(cfg),
 		MaxTokensPerUser: cfg.MaxTokens,
 		TokenMaxTTL:      cfg.TokenMaxTTL,

@@ -63,7 +63,9 @@ func (s *Server) authenticate(access Access, next http.Handler) http.Handler {
 			s.writeProblem(w, r, fault.New(fault.Forbidden, "admin_required", "This action needs the admin role."))
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), keyPrincipal, p)))
+		r = r.WithContext(context.WithValue(r.Context(), keyPrincipal, p))
+		liftDeadlines(r)
+		next.ServeHTTP(w, r)
 	})
 }
 

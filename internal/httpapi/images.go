@@ -36,12 +36,14 @@ func (a *batchAPI) viewer(r *http.Request) (*store.User, error) {
 		if err != nil || u.Disabled {
 			return nil, signedurl.ErrInvalid
 		}
+		liftDeadlines(r)
 		return u, nil
 	}
 	p, err := a.s.resolve(r)
 	if err != nil {
 		return nil, err
 	}
+	liftDeadlines(r)
 	return p.User, nil
 }
 

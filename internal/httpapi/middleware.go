@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -24,6 +25,7 @@ const (
 	keyClient
 	keyPrincipal
 	keyRoute
+	keyLifter
 )
 
 // client is what we believe about the caller after applying trusted proxies.
@@ -245,15 +247,66 @@ func limitBody(n int64, next http.Handler) http.Handler {
 	})
 }
 
-// clearDeadlines lets long-lived responses (uploads, zips, WebSockets) outlive
-// the server-wide read/write timeouts.
-func clearDeadlines(next http.Handler) http.Handler {
+// A long-lived route (uploads, zips, image bytes, WebSockets) may outlive the
+// server-wide read/write timeouts, but only once the caller is known: until
+// then the connection keeps the server's deadlines, so a client that sends
+// headers and never a body (or never reads) is closed at ReadTimeout like any
+// other. The route marks the request with a lifter; authentication (or, on a
+// Public route, the handler after checking a signed link) calls liftDeadlines.
+type lifter struct {
+	w       http.ResponseWriter
+	minRate int64
+	grace   time.Duration
+	lifted  bool
+}
+
+func (s *Server) longLived(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rc := http.NewResponseController(w)
-		_ = rc.SetReadDeadline(time.Time{})
-		_ = rc.SetWriteDeadline(time.Time{})
-		next.ServeHTTP(w, r)
+		l := &lifter{w: w, minRate: s.cfg.UploadMinRate, grace: s.cfg.UploadGrace}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), keyLifter, l)))
 	})
+}
+
+// liftDeadlines frees an authenticated long-lived request from the server's
+// timeouts. The write deadline goes; a request without a body loses its read
+// deadline too, while a body must keep arriving at the minimum transfer rate
+// (after a grace period), so a slow trickle cannot hold a connection forever.
+func liftDeadlines(r *http.Request) {
+	l, _ := r.Context().Value(keyLifter).(*lifter)
+	if l == nil || l.lifted {
+		return
+	}
+	l.lifted = true
+	rc := http.NewResponseController(l.w)
+	_ = rc.SetWriteDeadline(time.Time{})
+	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
+		_ = rc.SetReadDeadline(time.Time{})
+		return
+	}
+	// Connection deadlines are wall-clock time, never the injectable clock.
+	b := &minRateBody{ReadCloser: r.Body, rc: rc, start: time.Now(), rate: l.minRate, grace: l.grace}
+	_ = rc.SetReadDeadline(b.start.Add(b.grace))
+	r.Body = b
+}
+
+// minRateBody moves the read deadline forward as bytes arrive: by the time
+// n bytes are in, the client may have used grace + n/rate seconds.
+type minRateBody struct {
+	io.ReadCloser
+	rc    *http.ResponseController
+	start time.Time
+	n     int64
+	rate  int64
+	grace time.Duration
+}
+
+func (b *minRateBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	b.n += int64(n)
+	if n > 0 {
+		_ = b.rc.SetReadDeadline(b.start.Add(b.grace + time.Duration(b.n)*time.Second/time.Duration(b.rate)))
+	}
+	return n, err
 }
 
 // errRateLimited builds the 429 problem with its Retry-After.

@@ -30,7 +30,9 @@ type Route struct {
 	// BodyLimit overrides the JSON body cap; -1 leaves the body unlimited
 	// (the handler enforces its own limit, e.g. uploads).
 	BodyLimit int64
-	// LongLived clears the server's read/write deadlines (uploads, zips, WebSockets).
+	// LongLived lifts the server's read/write deadlines once the caller is
+	// authenticated (uploads, zips, WebSockets); a Public long-lived handler
+	// calls liftDeadlines itself after checking its signed link or session.
 	LongLived bool
 	// NoCSRF exempts the route from cross-origin protection (signed provider callbacks).
 	NoCSRF bool
@@ -117,7 +119,7 @@ func (s *Server) wrap(rt Route, cop *http.CrossOriginProtection) http.Handler {
 	}
 	h = limitBody(limit, h)
 	if rt.LongLived {
-		h = clearDeadlines(h)
+		h = s.longLived(h)
 	}
 	return h
 }

@@ -43,6 +43,10 @@ type Config struct {
 	Currency string
 	// PasswordParams are the argon2id costs for new hashes.
 	PasswordParams auth.Params
+	// UploadMinRate (bytes/s, default 4 KiB/s) and UploadGrace (default 30s)
+	// bound how slowly an authenticated upload body may arrive.
+	UploadMinRate int64
+	UploadGrace   time.Duration
 	// MetricsToken, when set, is a bearer token that opens /metrics and the
 	// detailed /readyz from anywhere. OperatorNetworks open them without it
 	// (default: loopback and TrustedProxies).
@@ -75,6 +79,12 @@ func (c *Config) withDefaults() {
 	}
 	if c.Currency == "" {
 		c.Currency = "CNY"
+	}
+	if c.UploadMinRate == 0 {
+		c.UploadMinRate = 4 << 10
+	}
+	if c.UploadGrace == 0 {
+		c.UploadGrace = 30 * time.Second
 	}
 	if c.OperatorNetworks == nil {
 		c.OperatorNetworks = append([]netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")},

@@ -202,6 +202,7 @@ func (s *Server) handleUploadContent(w http.ResponseWriter, r *http.Request) err
 		}
 		viewer = p.User
 	}
+	liftDeadlines(r)
 	u, err := s.db.UploadByID(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err
