@@ -3,6 +3,7 @@ package upload
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/ludeng/ludeng/internal/config"
 )
@@ -29,6 +30,12 @@ const (
 	DefaultMaxAspect = 4.0
 	// DefaultDecodeConcurrency is how many images are decoded at once.
 	DefaultDecodeConcurrency = 2
+	// DefaultMaxJPEGScans bounds the scans of a progressive JPEG. libjpeg's
+	// and mozjpeg's progressive scripts write 6–10 scans for colour images;
+	// a decoder pass per scan makes thousands of tiny scans a CPU bomb.
+	DefaultMaxJPEGScans = 32
+	// DefaultDecodeTimeout is the wall-clock budget of one full decode.
+	DefaultDecodeTimeout = 20 * time.Second
 	// DefaultJPEGQuality for the re-encoded original: high enough that the
 	// generation model sees no artefacts, ~1.5 bits/pixel.
 	DefaultJPEGQuality = 92
@@ -55,6 +62,11 @@ type Config struct {
 	// DecodeConcurrency bounds simultaneous decodes (the memory-heavy part).
 	// Env LUDENG_UPLOAD_DECODE_CONCURRENCY.
 	DecodeConcurrency int
+	// MaxJPEGScans refuses JPEGs with more scans (SOS markers).
+	// Env LUDENG_UPLOAD_MAX_JPEG_SCANS.
+	MaxJPEGScans int
+	// DecodeTimeout bounds one decode. Env LUDENG_UPLOAD_DECODE_TIMEOUT.
+	DecodeTimeout time.Duration
 	// JPEGQuality of the stored re-encoded JPEG (1–100).
 	JPEGQuality int
 	// TempDir receives spooled uploads and re-encoded files before they are
@@ -74,6 +86,8 @@ func ConfigFromEnv(env *config.Env) Config {
 		RecommendedSide:   env.Int("LUDENG_UPLOAD_RECOMMENDED_SIDE", DefaultRecommendedSide, 1, 1<<20),
 		MaxAspect:         env.Float("LUDENG_UPLOAD_MAX_ASPECT", DefaultMaxAspect),
 		DecodeConcurrency: env.Int("LUDENG_UPLOAD_DECODE_CONCURRENCY", DefaultDecodeConcurrency, 1, 64),
+		MaxJPEGScans:      env.Int("LUDENG_UPLOAD_MAX_JPEG_SCANS", DefaultMaxJPEGScans, 1, 1000),
+		DecodeTimeout:     env.Duration("LUDENG_UPLOAD_DECODE_TIMEOUT", DefaultDecodeTimeout),
 	}
 }
 
@@ -102,6 +116,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.JPEGQuality == 0 {
 		c.JPEGQuality = DefaultJPEGQuality
+	}
+	if c.MaxJPEGScans == 0 {
+		c.MaxJPEGScans = DefaultMaxJPEGScans
+	}
+	if c.DecodeTimeout == 0 {
+		c.DecodeTimeout = DefaultDecodeTimeout
 	}
 	return c
 }

@@ -18,6 +18,12 @@ var (
 	// ErrTooManyPixels: 422, params width, height, max_pixels (and
 	// estimated_bytes, max_decode_bytes when the memory estimate refused it).
 	ErrTooManyPixels = fault.New(fault.Unprocessable, "upload_too_many_pixels", "The image has too many pixels to process.")
+	// ErrTooManyScans: 422, params scans_max. A progressive JPEG costs a
+	// decoder pass over every block per scan; encoders write about 10.
+	ErrTooManyScans = fault.New(fault.Unprocessable, "upload_too_many_scans", "The JPEG has too many progressive scans to decode.")
+	// ErrDecodeBudget: 422, params decode_timeout_seconds; decoding took
+	// longer than the per-image budget.
+	ErrDecodeBudget = fault.New(fault.Unprocessable, "upload_decode_budget", "The image took too long to decode.")
 	// ErrTooSmall: 422, params width, height, min_side.
 	ErrTooSmall = fault.New(fault.Unprocessable, "upload_too_small", "The image is too small; its shorter side must be larger.")
 	// ErrBadAspect: 422, params width, height, max_aspect.

@@ -17,11 +17,15 @@
 //  5. header only (image.DecodeConfig): dimensions, pixel count, short side,
 //     aspect ratio and an estimate of decode memory, all before any pixel
 //     buffer exists (422 upload_too_many_pixels / too_small / bad_aspect;
-//     422 upload_corrupt when the header is unreadable)
+//     422 upload_corrupt when the header is unreadable); for JPEG also a
+//     count of the scans (SOS markers) by walking the markers, since every
+//     progressive scan is a decoder pass over all blocks (422
+//     upload_too_many_scans past MaxJPEGScans, default 32)
 //  6. EXIF read with a bounded parser of our own: orientation, camera and
 //     time are kept; GPS and personal fields are reported as removed
-//  7. full decode behind a semaphore of DecodeConcurrency
-//     (422 upload_corrupt)
+//  7. full decode behind a semaphore of DecodeConcurrency, within a
+//     wall-clock budget of DecodeTimeout (422 upload_corrupt,
+//     422 upload_decode_budget)
 //  8. orientation applied to the pixels, then re-encoded: JPEG (quality 92)
 //     for opaque images, PNG for PNG sources and WebP with transparency.
 //     The encoders write no metadata, so GPS, personal fields and anything
@@ -283,6 +287,15 @@ func (in *Intake) process(ctx context.Context, r io.Reader) (*Image, error) {
 		if ji, err = scanJPEG(spool, size); err != nil {
 			return nil, ErrCorrupt.Wrap(err)
 		}
+		// Baseline files have one scan per component at most, but the
+		// decoder re-walks repeated scans too, so every JPEG is counted.
+		n, err := countJPEGScans(spool, size, in.cfg.MaxJPEGScans)
+		if err != nil {
+			return nil, ErrCorrupt.Wrap(err)
+		}
+		if n > in.cfg.MaxJPEGScans {
+			return nil, ErrTooManyScans.With("scans_max", in.cfg.MaxJPEGScans)
+		}
 	}
 	if err := in.checkGeometry(format, cfg, ji); err != nil {
 		return nil, err
@@ -415,8 +428,19 @@ func modelBytes(m color.Model) (float64, bool) {
 
 // normalise decodes, orients, re-encodes and makes variants.
 func (in *Intake) normalise(ctx context.Context, spool *os.File, size int64, format imaging.Format, cfg image.Config, meta EXIF) (*Image, error) {
-	src, err := imaging.Decode(format, bufio.NewReaderSize(io.NewSectionReader(spool, 0, size), 64<<10))
+	// The decoders cannot be interrupted, but they read as they go: a reader
+	// that fails once the budget is spent stops a decode that is slow for
+	// any reason the header checks did not foresee.
+	dctx, cancel := context.WithTimeout(ctx, in.cfg.DecodeTimeout)
+	defer cancel()
+	src, err := imaging.Decode(format, bufio.NewReaderSize(ctxReader{dctx, io.NewSectionReader(spool, 0, size)}, 16<<10))
 	if err != nil {
+		if ctx.Err() == nil && dctx.Err() != nil {
+			return nil, ErrDecodeBudget.With("decode_timeout_seconds", int(in.cfg.DecodeTimeout/time.Second))
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
 		return nil, decodeErr(err)
 	}
 	if b := src.Bounds(); b.Dx() != cfg.Width || b.Dy() != cfg.Height {

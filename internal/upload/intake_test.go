@@ -15,12 +15,14 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/ludeng/ludeng/internal/blob"
 	"github.com/ludeng/ludeng/internal/clamav"
 	"github.com/ludeng/ludeng/internal/clamav/clamavtest"
 	"github.com/ludeng/ludeng/internal/config"
 	"github.com/ludeng/ludeng/internal/fault"
+	"github.com/ludeng/ludeng/internal/upload/uploadtest"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
@@ -75,6 +77,21 @@ func requireFault(t *testing.T, err error, kind fault.Kind, code string) *fault.
 	return fe
 }
 
+func TestCountJPEGScans(t *testing.T) {
+	t.Parallel()
+	good := encodeJPEG(t, photo(640, 480, 1), 85)
+	n, err := countJPEGScans(bytes.NewReader(good), int64(len(good)), 32)
+	require.NoError(t, err)
+	require.Equal(t, 1, n, "Go's encoder writes one interleaved baseline scan")
+	bomb := uploadtest.ScanBombJPEG(1000)
+	n, err = countJPEGScans(bytes.NewReader(bomb), int64(len(bomb)), 32)
+	require.NoError(t, err)
+	require.Equal(t, 33, n, "counting stops one past the limit")
+	n, err = countJPEGScans(bytes.NewReader(bomb), int64(len(bomb)), 5000)
+	require.NoError(t, err)
+	require.Equal(t, 1000, n, "stuffed bytes and restart markers inside scans are data")
+}
+
 func TestHostileCorpus(t *testing.T) {
 	t.Parallel()
 	good := encodeJPEG(t, photo(640, 480, 1), 85)
@@ -115,6 +132,10 @@ func TestHostileCorpus(t *testing.T) {
 		{"webp header only", func(*testing.T) []byte { return []byte("RIFF\x24\x00\x00\x00WEBPVP8 ") }, fault.Unprocessable, "upload_corrupt", ""},
 		{"too small 200x300", func(t *testing.T) []byte { return encodeJPEG(t, photo(200, 300, 3), 80) }, fault.Unprocessable, "upload_too_small", ""},
 		{"bad aspect 1500x300", func(t *testing.T) []byte { return encodeJPEG(t, photo(1500, 300, 4), 80) }, fault.Unprocessable, "upload_bad_aspect", ""},
+		{"progressive jpeg with 5000 scans", func(*testing.T) []byte { return uploadtest.ScanBombJPEG(5000) }, fault.Unprocessable, "upload_too_many_scans", ""},
+		{"progressive jpeg with 33 scans", func(*testing.T) []byte { return uploadtest.ScanBombJPEG(33) }, fault.Unprocessable, "upload_too_many_scans", ""},
+		// At the limit the scans are allowed; the bogus entropy data then fails to decode.
+		{"progressive jpeg with 32 scans", func(*testing.T) []byte { return uploadtest.ScanBombJPEG(32) }, fault.Unprocessable, "upload_corrupt", ""},
 		{"jpeg with corrupt exif and huge frame", func(t *testing.T) []byte {
 			// SOF declaring 65535x65535 after a junk APP1.
 			b := withAPP1(good, []byte("MM\x00*\xff\xff\xff\xff"))
@@ -601,4 +622,14 @@ func TestSaveDedupsAndConcurrentUploadsEndWithOneBlob(t *testing.T) {
 	st, err := Save(ctx, b.store, img)
 	require.NoError(t, err)
 	require.False(t, st.Created)
+}
+
+func TestDecodeBudget(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(c *Config, _ *Deps) { c.DecodeTimeout = time.Nanosecond })
+	img, err := b.intake.Process(context.Background(), bytes.NewReader(encodeJPEG(t, photo(640, 480, 1), 85)))
+	require.Nil(t, img)
+	fe := requireFault(t, err, fault.Unprocessable, "upload_decode_budget")
+	require.Equal(t, 0, fe.Params["decode_timeout_seconds"])
+	requireNothingOnDisk(t, b.root)
 }

@@ -1,6 +1,7 @@
 package upload
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/binary"
 	"errors"
@@ -125,6 +126,53 @@ func scanJPEG(r io.ReaderAt, size int64) (jpegInfo, error) {
 		off = body + n
 	}
 	return info, nil
+}
+
+// countJPEGScans counts the scans (SOS markers) of a JPEG, stopping once
+// there are more than limit. It walks marker segments by their lengths and
+// skips entropy-coded data byte by byte (0xFF00 stuffing and RSTn are data),
+// a linear pass over at most MaxBytes that costs nothing next to a decode.
+func countJPEGScans(r io.ReaderAt, size int64, limit int) (int, error) {
+	br := bufio.NewReaderSize(io.NewSectionReader(r, 0, size), 32<<10)
+	scans := 0
+	for {
+		b, err := br.ReadByte()
+		if err != nil {
+			return scans, nil // truncated files are the decoder's to refuse
+		}
+		if b != 0xFF {
+			continue
+		}
+		m, err := br.ReadByte()
+		for err == nil && m == 0xFF {
+			m, err = br.ReadByte()
+		}
+		if err != nil {
+			return scans, nil
+		}
+		switch {
+		case m == 0x00, m == 0x01, m >= 0xD0 && m <= 0xD8: // stuffing, TEM, RSTn, SOI
+			continue
+		case m == 0xD9: // EOI
+			return scans, nil
+		}
+		var l [2]byte
+		if _, err := io.ReadFull(br, l[:]); err != nil {
+			return scans, nil
+		}
+		n := int(binary.BigEndian.Uint16(l[:]))
+		if n < 2 {
+			return scans, errors.New("jpeg: bad segment length")
+		}
+		if _, err := br.Discard(n - 2); err != nil {
+			return scans, nil
+		}
+		if m == 0xDA {
+			if scans++; scans > limit {
+				return scans, nil
+			}
+		}
+	}
 }
 
 // pngEXIF returns the payload of an eXIf chunk placed before the image
