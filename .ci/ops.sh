@@ -164,15 +164,15 @@ ok "built ludeng"
 section "systemd units"
 if command -v systemd-analyze >/dev/null; then
   mkdir -p "$T/systemd"
-  for u in ludeng.service ludeng-backup.service ludeng-backup.timer; do
+  for u in ludeng.service ludeng.socket ludeng-backup.service ludeng-backup.timer; do
     sed -e "s#/usr/local/bin/ludeng#$T/bin/ludeng#" -e "s#/usr/local/lib/ludeng/ludeng-backup#$ROOT/deploy/backup/ludeng-backup.sh#" \
       "deploy/systemd/$u" > "$T/systemd/$u"
   done
-  (cd "$T/systemd" && systemd-analyze verify ludeng.service ludeng-backup.service ludeng-backup.timer) > "$T/verify.out" 2>&1 \
+  (cd "$T/systemd" && systemd-analyze verify ludeng.service ludeng.socket ludeng-backup.service ludeng-backup.timer) > "$T/verify.out" 2>&1 \
     || { cat "$T/verify.out" >&2; fail "systemd-analyze verify"; }
   # Unknown keys are only warnings (exit 0): any output is a failure.
   if [ -s "$T/verify.out" ]; then cat "$T/verify.out" >&2; fail "systemd-analyze verify printed warnings"; fi
-  ok "systemd-analyze verify: ludeng.service, ludeng-backup.service, ludeng-backup.timer"
+  ok "systemd-analyze verify: ludeng.service, ludeng.socket, ludeng-backup.service, ludeng-backup.timer"
   systemd-analyze security --offline=true "$T/systemd/ludeng.service" > "$T/security.out" 2>&1 || true
   score=$(grep -oE 'Overall exposure level for ludeng.service: [0-9.]+' "$T/security.out" | grep -oE '[0-9.]+$' || true)
   [ -n "$score" ] || { cat "$T/security.out" >&2; fail "systemd-analyze security --offline gave no score"; }

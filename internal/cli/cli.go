@@ -54,6 +54,8 @@ Usage:
   ludeng plan --user NAME --groups N [--seed S] [--json] …
   ludeng fake-providers [--listen ADDR]   serve fake Gemini/OpenRouter/OpenAI/kie/DeepSeek APIs (tests, demos)
   ludeng cleanup [--dry-run] [--json]   remove stale temp files, orphaned blobs, expired results
+  ludeng smoke --url URL --user NAME --password-file F [--version V] [--batch auto|always|never]
+                                         end-to-end check of a running server (deploy/ludeng-deploy)
   ludeng version
 
 Common flags (each overrides its environment variable):

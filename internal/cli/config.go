@@ -45,6 +45,10 @@ type Config struct {
 	MaxTokens        int            // LUDENG_MAX_TOKENS_PER_USER live API tokens per user, default 50
 	TokenMaxTTL      time.Duration  // LUDENG_TOKEN_MAX_TTL longest API token lifetime, default 365d
 	HashSlots        int            // LUDENG_PASSWORD_HASH_SLOTS concurrent argon2id checks, default max(2, CPUs)
+	PIDFile          string         // LUDENG_PID_FILE: written once serving (after a handoff: the new PID)
+	HandoffGrace     time.Duration  // LUDENG_HANDOFF_GRACE, default 5s: old process keeps its connections this long
+	UpgradeTimeout   time.Duration  // LUDENG_UPGRADE_TIMEOUT, default 2m: a new binary must be ready within it
+	DrainDelay       time.Duration  // LUDENG_DRAIN_DELAY, default 0: SIGTERM → /readyz 503 this long before closing
 
 	env *config.Env
 }
@@ -124,6 +128,10 @@ func loadConfig(getenv func(string) string) (*Config, error) {
 	c.MaxTokens = env.Int("LUDENG_MAX_TOKENS_PER_USER", 50, 1, 10000)
 	c.TokenMaxTTL = env.Duration("LUDENG_TOKEN_MAX_TTL", 365*24*time.Hour)
 	c.HashSlots = env.Int("LUDENG_PASSWORD_HASH_SLOTS", 0, 0, 256)
+	c.PIDFile = env.String("LUDENG_PID_FILE", "")
+	c.HandoffGrace = env.Duration("LUDENG_HANDOFF_GRACE", 5*time.Second)
+	c.UpgradeTimeout = env.Duration("LUDENG_UPGRADE_TIMEOUT", 2*time.Minute)
+	c.DrainDelay = env.Duration("LUDENG_DRAIN_DELAY", 0)
 	if c.APIRate == 0 {
 		env.Fail("LUDENG_API_RATE", "must be > 0")
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/ludeng/ludeng/internal/httpapi"
 	"github.com/ludeng/ludeng/internal/store"
@@ -41,6 +42,13 @@ func (a *app) openLive(ctx context.Context) error {
 		}
 		a.closers = append(a.closers, h.Close)
 		a.db.PublishEvents("", func(batchID string, seq int64) { _ = h.Publish(context.Background(), batchID, seq) })
+		// The hook hears only this process. During a binary handoff the
+		// old and the new process share the file, and a client of one must
+		// see the events the other one's workers write: poll for them.
+		pctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+		done := make(chan struct{})
+		go func() { defer close(done); pollForeignEvents(pctx, a.db, h, a.logger, time.Second) }()
+		a.closers = append(a.closers, func() error { stop(); <-done; return nil })
 		hub = h
 	}
 	h, err := ws.NewHandler(wcfg, ws.Deps{Source: a.api.LiveSource(), Hub: hub, Authenticate: httpapi.LiveAuthenticator,
@@ -51,4 +59,28 @@ func (a *app) openLive(ctx context.Context) error {
 	a.api.EnableLive(h)
 	a.live = h
 	return nil
+}
+
+// pollForeignEvents announces every newly stored event's batch head on hub
+// each interval, whichever process wrote it. Heads this process already
+// announced cost the sessions one comparison: they never resend a seq.
+func pollForeignEvents(ctx context.Context, db *store.DB, hub *ws.MemoryHub, logger *slog.Logger, every time.Duration) {
+	cursor := int64(-1)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		heads, next, err := db.EventHeadsSince(ctx, cursor)
+		if err != nil && ctx.Err() == nil {
+			logger.Warn("poll batch events", slog.Any("error", err))
+		}
+		cursor = next
+		for _, h := range heads {
+			_ = hub.Publish(ctx, h.BatchID, h.Seq)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }

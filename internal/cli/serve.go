@@ -230,21 +230,28 @@ func cmdServe(ctx context.Context, args []string, stdio IO) error {
 	if err != nil {
 		return err
 	}
-	logger := cfg.newLogger(stdio.Stderr)
-	return serve(ctx, cfg, logger, web.FS(), nil)
+	// Two processes write the same log during a handoff: say which is which.
+	logger := cfg.newLogger(stdio.Stderr).With(slog.Int("pid", os.Getpid()))
+	h, err := newHandoff(cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer h.stop()
+	return serve(ctx, cfg, logger, web.FS(), nil, h)
 }
 
-// serve runs the service until ctx is cancelled (SIGTERM/SIGINT), then drains
-// in-flight requests for up to ShutdownTimeout and returns nil. ready, when
-// non-nil, receives the bound address (tests listen on :0).
-func serve(ctx context.Context, cfg *Config, logger *slog.Logger, webFS fs.FS, ready chan<- string) error {
+// serve runs the service until ctx is cancelled (SIGTERM/SIGINT) or a new
+// binary took over (h, SIGUSR2; nil: a plain listener, no upgrades), then
+// drains in-flight requests for up to ShutdownTimeout and returns nil.
+// ready, when non-nil, receives the bound address (tests listen on :0).
+func serve(ctx context.Context, cfg *Config, logger *slog.Logger, webFS fs.FS, ready chan<- string, h *handoff) error {
 	a, err := openApp(ctx, cfg, logger, webFS)
 	if err != nil {
 		return err
 	}
 	defer a.close()
 
-	ln, err := net.Listen("tcp", cfg.Listen)
+	ln, err := h.listen(cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
@@ -254,7 +261,7 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, webFS fs.FS, r
 	// shutdown begins, so they end instead of holding Shutdown to its timeout.
 	baseCtx := context.WithoutCancel(ctx)
 	srv := &http.Server{
-		Handler:           a.api.Handler(),
+		Handler:           closeWhenDraining(a.api),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       cfg.ReadTimeout,
 		WriteTimeout:      cfg.WriteTimeout,
@@ -272,6 +279,21 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, webFS fs.FS, r
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+	if h != nil {
+		usr2 := make(chan os.Signal, 1)
+		signal.Notify(usr2, syscall.SIGUSR2)
+		defer signal.Stop(usr2)
+		go func() {
+			for {
+				select {
+				case <-bgCtx.Done():
+					return
+				case <-usr2:
+					h.upgrade()
+				}
+			}
+		}()
+	}
 	go func() {
 		for {
 			select {
@@ -302,18 +324,64 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, webFS fs.FS, r
 	go func() { errc <- srv.Serve(ln) }()
 	logger.Info("ludeng listening", slog.String("addr", ln.Addr().String()), slog.String("version", Version),
 		slog.String("database", string(a.db.Engine)), slog.String("data_dir", cfg.DataDir))
+	if err := h.ready(); err != nil {
+		return err
+	}
 	if ready != nil {
 		ready <- ln.Addr().String()
 	}
+	var drainStart time.Time
+	handedOver := false
 	select {
 	case err := <-errc:
 		return fmt.Errorf("http server: %w", err)
 	case <-ctx.Done():
+		drainStart = time.Now()
+		h.stop() // no upgrade may start now
+		a.api.BeginDrain()
+		if cfg.DrainDelay > 0 {
+			// A load balancer that probes /readyz takes this node out
+			// before its socket closes.
+			logger.Info("draining: /readyz answers 503 before the listener closes", slog.Duration("delay", cfg.DrainDelay))
+			time.Sleep(cfg.DrainDelay)
+		}
+	case <-h.exit():
+		drainStart = time.Now()
+		handedOver = true
+		a.api.BeginDrain()
+		// The new process accepts on the same socket; closing this copy
+		// only stops this process from taking connections.
+		_ = ln.Close()
+		pipelineStopped = true
+		pipeDone := make(chan struct{})
+		go func() {
+			defer close(pipeDone)
+			// Stop taking jobs now; running ones finish (or are handed
+			// back to the queue at the timeout) while HTTP drains.
+			a.stopPipeline(cfg.ShutdownTimeout)
+			logger.Info("handoff: pipeline stopped", slog.Duration("took", time.Since(drainStart)))
+		}()
+		defer func() {
+			<-pipeDone
+			logger.Info("handoff complete: the old process exits", slog.Duration("drain", time.Since(drainStart)))
+		}()
+		// Keep-alive connections (nginx's upstream pool, clients) get
+		// "Connection: close" on their next answer; after the grace an
+		// idle one is closed. The grace must exceed the peers' idle
+		// timeout (nginx: keepalive_timeout 4s in the upstream), or a peer
+		// may send a request on a connection this process is closing.
+		logger.Info("handoff: a new process serves the listener; draining this one",
+			slog.Duration("grace", cfg.HandoffGrace), slog.Duration("timeout", cfg.ShutdownTimeout))
+		time.Sleep(cfg.HandoffGrace)
 	}
 	logger.Info("shutting down: draining in-flight requests", slog.Duration("timeout", cfg.ShutdownTimeout))
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+	err = srv.Shutdown(sctx)
+	if errors.Is(err, net.ErrClosed) {
+		err = nil // the handoff closed the listener already
+	}
+	if err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("shutdown: %w", err)
 	} else if err != nil {
 		logger.Warn("shutdown timeout reached; remaining connections closed")
@@ -324,9 +392,27 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, webFS fs.FS, r
 	if err := a.live.Wait(sctx); err != nil {
 		logger.Warn("websocket connections still open at the shutdown timeout")
 	}
+	if handedOver {
+		logger.Info("handoff: HTTP drained", slog.Duration("took", time.Since(drainStart)))
+		return nil
+	}
 	logger.Info("stopping pipeline workers: running jobs finish or are interrupted", slog.Duration("timeout", cfg.ShutdownTimeout))
 	pipelineStopped = true
 	a.stopPipeline(cfg.ShutdownTimeout)
 	logger.Info("shutdown complete")
 	return nil
+}
+
+// closeWhenDraining asks every client to close its connection after the
+// answer once the process drains, so keep-alive connections move to the
+// process that now owns the listener instead of being cut while idle.
+// WebSocket handshakes are left alone (their answer must say Upgrade).
+func closeWhenDraining(api *httpapi.Server) http.Handler {
+	next := api.Handler()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if api.Draining() && r.Header.Get("Upgrade") == "" {
+			w.Header().Set("Connection", "close")
+		}
+		next.ServeHTTP(w, r)
+	})
 }

@@ -463,6 +463,23 @@ func TestReadyzAndMetricsHideDetailFromAnonymousCallers(t *testing.T) {
 	require.Contains(t, string(res.body), "ludeng_http_request_duration_seconds")
 }
 
+// TestReadyzDraining: once a process drains (a new binary took over its
+// listener, or it is about to stop) /readyz says 503 "draining" while the
+// API keeps answering, so load balancers move away without failed requests.
+func TestReadyzDraining(t *testing.T) {
+	t.Parallel()
+	b := setup(t, store.SQLite)
+	c := b.client(t)
+	require.Equal(t, http.StatusOK, c.do("GET", "/readyz", nil).status)
+	require.False(t, b.api.Draining())
+	b.api.BeginDrain()
+	res := c.do("GET", "/readyz", nil)
+	require.Equal(t, http.StatusServiceUnavailable, res.status)
+	require.Equal(t, "draining", res.json(t)["status"])
+	require.Equal(t, http.StatusOK, c.do("GET", "/livez", nil).status)
+	require.Equal(t, http.StatusOK, c.do("GET", "/api/v1/meta", nil).status)
+}
+
 // TestOpenAPIMatchesRoutes fails when a registered route is missing from the
 // OpenAPI document or the document lists a route nobody registered.
 func TestOpenAPIMatchesRoutes(t *testing.T) {

@@ -34,6 +34,12 @@ type checkResult struct {
 // reported but does not take the node out of the load balancer, because a
 // node with a down provider can still serve downloads and history.
 func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
+	if s.draining.Load() {
+		// No checks: the answer is the same whatever they say, and a
+		// draining process should not spend its last seconds probing.
+		_ = writeJSON(w, http.StatusServiceUnavailable, readyStatus{Status: "draining"})
+		return
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
 	defer cancel()
 	results := make(map[string]checkResult, len(s.checks))

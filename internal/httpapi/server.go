@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/netip"
 	"runtime"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -154,6 +155,10 @@ type Server struct {
 
 	stopping     context.Context
 	stopStopping context.CancelFunc
+	// draining: this process is handing over (a new binary took the
+	// listener) or about to stop; /readyz says 503 so load balancers and the
+	// deploy script stop sending it new work, while requests still succeed.
+	draining atomic.Bool
 }
 
 // New builds a server. Call AddRoutes/AddCheck before Handler.
@@ -199,6 +204,13 @@ func (s *Server) Handler() http.Handler {
 // BeginShutdown tells long-lived handlers to finish; wired to
 // http.Server.RegisterOnShutdown.
 func (s *Server) BeginShutdown() { s.stopStopping() }
+
+// BeginDrain makes /readyz answer 503 "draining" from now on. Requests keep
+// being served; the caller stops accepting and shuts down when it chooses.
+func (s *Server) BeginDrain() { s.draining.Store(true) }
+
+// Draining reports whether BeginDrain was called.
+func (s *Server) Draining() bool { return s.draining.Load() }
 
 // Stopping is closed when shutdown begins.
 func (s *Server) Stopping() <-chan struct{} { return s.stopping.Done() }

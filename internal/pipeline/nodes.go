@@ -3,9 +3,11 @@ package pipeline
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
+	"syscall"
 	"time"
 
 	"github.com/riverqueue/river/riverdriver"
@@ -33,6 +35,37 @@ func (p *Pipeline) registerNode(ctx context.Context) error {
 	}
 	p.log.Info("node registered", slog.String("node_id", p.node.id))
 	return nil
+}
+
+// liveSiblings lists the other processes that serve this database from
+// this host right now: a fresh heartbeat and a PID that exists. Both, since
+// a crashed process's row keeps its last heartbeat for a while and a PID
+// may be reused (the own PID, e.g. PID 1 in a container, never counts).
+// SQLite only: its processes share one host.
+func (p *Pipeline) liveSiblings(ctx context.Context) ([]store.Node, error) {
+	nodes, err := p.db.Nodes(ctx)
+	if err != nil {
+		return nil, err
+	}
+	host, _ := os.Hostname()
+	cutoff := p.d.Now().Add(-p.cfg.NodeDeadAfter)
+	var live []store.Node
+	for _, n := range nodes {
+		if n.Hostname == host && n.PID != os.Getpid() && n.HeartbeatAt.After(cutoff) && processExists(n.PID) {
+			live = append(live, n)
+		}
+	}
+	return live, nil
+}
+
+// processExists: signal 0 checks for the process without touching it; EPERM
+// means it exists under another user.
+func processExists(pid int) bool {
+	if pid <= 0 {
+		return false
+	}
+	err := syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
 }
 
 // NodeID is this process's node (and River client) id.

@@ -316,7 +316,23 @@ func Migrate(ctx context.Context, db *store.DB) (int, error) {
 func (p *Pipeline) Start(ctx context.Context) error {
 	p.started = p.d.Now()
 	crashed := false
+	overlap := false
 	if p.db.Engine == store.SQLite {
+		others, err := p.liveSiblings(ctx)
+		if err != nil {
+			return err
+		}
+		if overlap = len(others) > 0; overlap {
+			// A binary handoff: the previous process still finishes its
+			// running jobs on this file, and the recovery below would take
+			// them from under it (interrupt its images, queue its jobs
+			// again). Its work ends through its own clean stop instead;
+			// whatever it cancels is retried by River here.
+			p.log.Info("another live process serves this database (binary handoff); its running work stays with it",
+				slog.String("node_id", others[0].ID), slog.Int("pid", others[0].PID), slog.String("version", others[0].Version))
+		}
+	}
+	if p.db.Engine == store.SQLite && !overlap {
 		// A clean stop removes the node's row: one left behind means the
 		// previous process died.
 		dead, err := p.db.ClaimDeadNodes(ctx, p.jobs.id(), p.started.Add(time.Hour))
