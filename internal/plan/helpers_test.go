@@ -219,22 +219,11 @@ func (c checker) distance(a, b plan.Combination) float64 {
 	return (w.Region*region + w.Month*month + w.Road*road + w.Elements*el) / (w.Region + w.Month + w.Road + w.Elements)
 }
 
-// fits re-derives an element's fit from its rule.
+// fits re-derives an element's fit from the pool's place rules (tags,
+// provinces, the county's climate) and the road's plausibility in the county,
+// not from the planner's precomputed table.
 func (c checker) fits(e *pool.Element, r *pool.Region, month int, road string) bool {
-	f := e.Fit
-	if len(f.Zones) > 0 && !slices.Contains(f.Zones, r.Zone) {
-		return false
-	}
-	if len(f.Months) > 0 && !slices.Contains(f.Months, month) {
-		return false
-	}
-	if len(f.Roads) > 0 && !slices.Contains(f.Roads, road) {
-		return false
-	}
-	if f.NotSnow && c.season(r.Code, month).SnowCover {
-		return false
-	}
-	return true
+	return len(c.s.Unfit(e, r, month, road)) == 0 && c.s.RoadUnfit(road, r) == nil
 }
 
 func keyString(cm plan.Combination) string {

@@ -16,6 +16,10 @@ type index struct {
 	regionIdx  map[string]int
 	regionProv []int // province index of each region
 	regionZone []int // zone index of each region
+	// clim[region][month] is the county's climate that month; hyperArid
+	// marks counties whose profile is hyper-arid.
+	clim      [][13]pool.ClimateMonth
+	hyperArid []bool
 
 	provinces  []string // province codes, sorted
 	provIdx    map[string]int
@@ -40,7 +44,9 @@ type index struct {
 	categories []string // file order
 	catIdx     map[string]int
 
-	// fit[(zone*13+month)*len(roads)+road] lists the element indexes that fit.
+	// fit[(region*13+month)*len(roads)+road] lists the element indexes that
+	// fit, with every place rule applied (tags, provinces, the county's
+	// climate, the road being plausible in the county).
 	fit [][]int
 }
 
@@ -89,6 +95,12 @@ func newIndex(s *pool.Snapshot) *index {
 		x.regionProv = append(x.regionProv, pi)
 		x.regionZone = append(x.regionZone, x.zoneIdx[r.Zone])
 		x.provRegion[pi] = append(x.provRegion[pi], i)
+		var cm [13]pool.ClimateMonth
+		for m := 1; m <= 12; m++ {
+			cm[m] = s.ClimateAt(r, m)
+		}
+		x.clim = append(x.clim, cm)
+		x.hyperArid = append(x.hyperArid, s.HyperArid(r))
 	}
 	for _, r := range s.Roads() {
 		x.roadIdx[r.ID] = len(x.roads)
@@ -103,7 +115,7 @@ func newIndex(s *pool.Snapshot) *index {
 		x.elements = append(x.elements, e)
 		x.elemCat = append(x.elemCat, x.catIdx[e.Category])
 		w := 1
-		if len(e.Fit.Zones) > 0 {
+		if len(e.Fit.Zones)+len(e.Fit.Tags)+len(e.Fit.Provinces)+len(e.Fit.Prefectures) > 0 {
 			w++
 		}
 		if len(e.Fit.Months) > 0 {
@@ -111,25 +123,37 @@ func newIndex(s *pool.Snapshot) *index {
 		}
 		x.elemWeight = append(x.elemWeight, w)
 	}
-	x.fit = make([][]int, len(x.zones)*13*len(x.roads))
-	for zi, z := range x.zones {
-		for m := 1; m <= 12; m++ {
-			for ri, r := range x.roads {
-				var list []int
-				for ei, e := range x.elements {
-					if s.Fits(e.ID, z, m, r) {
-						list = append(list, ei)
+	// x.regions and x.roads are in the snapshot's Regions() and Roads()
+	// order, so its fit tables index them directly.
+	x.fit = make([][]int, len(x.regions)*13*len(x.roads))
+	for ei, e := range x.elements {
+		t := s.RegionFit(e.ID)
+		for gi := range x.regions {
+			for m := 1; m <= 12; m++ {
+				mask := t[gi*13+m]
+				for di := range x.roads {
+					if mask&(1<<di) != 0 {
+						slot := x.fitSlot(gi, m, di)
+						x.fit[slot] = append(x.fit[slot], ei)
 					}
 				}
-				x.fit[x.fitSlot(zi, m, ri)] = list
 			}
 		}
 	}
 	return x
 }
 
-func (x *index) fitSlot(zone, month, road int) int {
-	return (zone*13+month)*len(x.roads) + road
+func (x *index) fitSlot(region, month, road int) int {
+	return (region*13+month)*len(x.roads) + road
+}
+
+// climateOf is the climate of a pool county in month m (zero when unknown).
+func (x *index) climateOf(code string, m int) (pool.ClimateMonth, bool) {
+	ri, ok := x.regionIdx[code]
+	if !ok || m < 1 || m > 12 {
+		return pool.ClimateMonth{}, false
+	}
+	return x.clim[ri][m], x.hyperArid[ri]
 }
 
 // seasonOf returns the season index of a county code and month: from the

@@ -3,8 +3,6 @@ package plan
 import (
 	"context"
 	"fmt"
-	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/ludeng/ludeng/internal/fault"
@@ -147,7 +145,8 @@ type UnfitElement struct {
 
 // UnfitReason is one fit rule an element breaks.
 type UnfitReason struct {
-	// Rule is "zone", "month", "road" or "snow".
+	// Rule is "zone", "month", "road", "snow", "no_snow", "tag", "not_tag",
+	// "province", "prefecture" or "temp" (see pool.Unfit).
 	Rule   string `json:"rule"`
 	Detail string `json:"detail"`
 }
@@ -156,35 +155,14 @@ var monthNamesEN = [13]string{"", "January", "February", "March", "April", "May"
 	"August", "September", "October", "November", "December"}
 
 // unfitReasons lists the fit rules e breaks for region r, month and road
-// (nil when it fits).
+// (nil when it fits): the pool's place rules (zone, months, road, snow,
+// tags, provinces, prefectures, temperature of the county's month).
 func (x *index) unfitReasons(e *pool.Element, r *pool.Region, month int, road string) []UnfitReason {
 	var out []UnfitReason
-	f := e.Fit
-	if len(f.Zones) > 0 && !slices.Contains(f.Zones, r.Zone) {
-		out = append(out, UnfitReason{"zone", fmt.Sprintf("%s fits only the %s climate zones; %s is %s",
-			e.ID, strings.Join(f.Zones, ", "), r.Name, r.Zone)})
+	for _, u := range x.snap.Unfit(e, r, month, road) {
+		out = append(out, UnfitReason{Rule: u.Rule, Detail: u.Detail})
 	}
-	if len(f.Months) > 0 && !slices.Contains(f.Months, month) {
-		ms := slices.Clone(f.Months)
-		slices.Sort(ms)
-		names := make([]string, len(ms))
-		for i, m := range ms {
-			names[i] = strconv.Itoa(m)
-		}
-		out = append(out, UnfitReason{"month", fmt.Sprintf("%s fits only in months %s, not in %s",
-			e.ID, strings.Join(names, ", "), monthNamesEN[month])})
-	}
-	if len(f.Roads) > 0 && !slices.Contains(f.Roads, road) {
-		out = append(out, UnfitReason{"road", fmt.Sprintf("%s fits only on %s roads, not on %s",
-			e.ID, strings.Join(f.Roads, ", "), road)})
-	}
-	if f.NotSnow {
-		if se, err := x.snap.Season(r.Zone, month); err == nil && se.SnowCover {
-			out = append(out, UnfitReason{"snow", fmt.Sprintf("%s does not fit snow-covered ground, and %s is snow-covered in %s",
-				e.ID, r.Name, monthNamesEN[month])})
-		}
-	}
-	if len(out) == 0 && !x.snap.Fits(e.ID, r.Zone, month, road) {
+	if len(out) == 0 && !x.snap.FitsRegion(e.ID, r.Code, month, road) && x.snap.RoadUnfit(road, r) == nil {
 		// Defensive: the pool's fit table and the rules above disagree.
 		out = append(out, UnfitReason{"fit", fmt.Sprintf("%s does not fit %s in %s on %s", e.ID, r.Name, monthNamesEN[month], road)})
 	}

@@ -2,6 +2,8 @@ package plan_test
 
 import (
 	"context"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -13,24 +15,10 @@ import (
 	"github.com/ludeng/ludeng/internal/pool"
 )
 
-// cropStates returns, for each crop of the region, its name and its state in
-// the month from the season table (by crop kind).
-func cropStates(t *testing.T, s *pool.Snapshot, r *pool.Region, month int) (en, zh [][2]string) {
-	t.Helper()
-	se, err := s.Season(r.Zone, month)
-	require.NoError(t, err)
-	for _, c := range r.Crops {
-		st := se.CropStateFor(c.Kind)
-		en = append(en, [2]string{c.EN, strings.TrimRight(st.EN, ".。")})
-		zh = append(zh, [2]string{c.ZH, strings.TrimRight(st.ZH, ".。")})
-	}
-	return en, zh
-}
-
 // TestManualXingtai is acceptance 4: 邢台县 (by old code or name, now 信都区),
-// July, dirt road, tricycle gives one group of 4 whose prompts contain the
-// county's crops in their July state from the season table, the road, the
-// tricycle and each variant's time and weather.
+// July, dirt road, tricycle gives one group of 4 whose prompts (v2, issue
+// #12) name the place in English without placeholders, one landform cue, the
+// month's state, the road, the tricycle and each variant's time and weather.
 func TestManualXingtai(t *testing.T) {
 	t.Parallel()
 	s := real(t)
@@ -57,8 +45,8 @@ func TestManualXingtai(t *testing.T) {
 			require.NoError(t, err)
 			tricycle, err := s.Element("tricycle")
 			require.NoError(t, err)
-			cropsEN, cropsZH := cropStates(t, s, r, 7)
-			require.NotEmpty(t, cropsEN)
+			se, err := s.Season(r.Zone, 7)
+			require.NoError(t, err)
 
 			require.Len(t, g.Variants, 4)
 			wantIDs := []string{"sunny_morning", "sunny_evening", "overcast_noon", "rain_night"}
@@ -66,24 +54,17 @@ func TestManualXingtai(t *testing.T) {
 				require.Equal(t, wantIDs[i], v.ID)
 				timeEN, timeZH := plan.TimeLabel(v.Time)
 				weatherEN, weatherZH := plan.WeatherLabel(v.Weather)
-				for _, want := range []string{road.EN, tricycle.EN, timeEN, weatherEN, "July", "solar street light", "reference photo", "logo"} {
+				for _, want := range []string{road.EN, tricycle.EN, timeEN, weatherEN, "July", "solar street light", "reference photo", "logo",
+					"Xindu, Xingtai, Hebei, China", se.PlantState.EN, "6 m pole", "3:4", "own light colour"} {
 					require.Contains(t, v.PromptEN, want, v.ID)
 				}
-				for _, c := range cropsEN {
-					require.Contains(t, v.PromptEN, c[0], v.ID)
-					require.Contains(t, v.PromptEN, c[1], v.ID)
-				}
-				for _, want := range []string{road.ZH, tricycle.ZH, "三轮车", "土路", timeZH, weatherZH, "7月", "太阳能路灯", "参考照片", "标志"} {
+				for _, want := range []string{road.ZH, tricycle.ZH, "三轮车", "土路", timeZH, weatherZH, "7月", "太阳能路灯", "参考照片", "标志",
+					"河北邢台市信都区", se.PlantState.ZH} {
 					require.Contains(t, v.PromptZH, want, v.ID)
 				}
-				for _, c := range cropsZH {
-					require.Contains(t, v.PromptZH, c[0], v.ID)
-					require.Contains(t, v.PromptZH, c[1], v.ID)
-				}
-				for _, terrain := range r.Terrain[:min(3, len(r.Terrain))] {
-					require.Contains(t, v.PromptEN, terrain.EN)
-					require.Contains(t, v.PromptZH, terrain.ZH)
-				}
+				cue := slices.ContainsFunc(r.Terrain, func(t pool.Term) bool { return strings.Contains(v.PromptEN, t.EN) })
+				require.True(t, cue, "one landform of the county is a place cue")
+				require.NotContains(t, v.PromptEN, "Qu,")
 			}
 			require.Equal(t, "sunny", g.Variants[0].Weather)
 			require.Equal(t, "morning", g.Variants[0].Time)
@@ -107,27 +88,22 @@ func TestPromptFollowsFixture(t *testing.T) {
 		edit func(p *pool.Pool)
 		want []string
 	}{
-		{"crop renamed", func(p *pool.Pool) {
+		{"landform renamed", func(p *pool.Pool) {
 			for i := range p.Regions {
 				if p.Regions[i].Code == "130503" {
-					p.Regions[i].Crops[0] = pool.Term{ZH: "高粱", EN: "red sorghum", Kind: "grain"}
+					for j := range p.Regions[i].Terrain {
+						p.Regions[i].Terrain[j] = pool.Term{ZH: "测试山地" + strconv.Itoa(j), EN: "test hills " + strconv.Itoa(j)}
+					}
 				}
 			}
-		}, []string{"red sorghum", "高粱"}},
-		{"crop kind changed", func(p *pool.Pool) {
-			for i := range p.Regions {
-				if p.Regions[i].Code == "130503" {
-					p.Regions[i].Crops = []pool.Term{{ZH: "大白菜", EN: "Chinese cabbage", Kind: "vegetable"}}
-				}
-			}
-		}, []string{"Chinese cabbage", "大白菜"}},
-		{"season crop state", func(p *pool.Pool) {
+		}, []string{"test hills", "测试山地"}},
+		{"season plant state", func(p *pool.Pool) {
 			for i := range p.Seasons {
 				if p.Seasons[i].Zone == "warm_temperate" && p.Seasons[i].Month == 7 {
-					p.Seasons[i].CropStates["grain"] = pool.Text{ZH: "测试作物状态", EN: "test crop state"}
+					p.Seasons[i].PlantState = pool.Text{ZH: "测试植被状态", EN: "test plant state"}
 				}
 			}
-		}, []string{"test crop state", "测试作物状态"}},
+		}, []string{"test plant state", "测试植被状态"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -233,7 +209,7 @@ func TestManualErrors(t *testing.T) {
 			}},
 		{name: "element on snow", edit: func(r *plan.ManualRequest) {
 			r.County, r.Month, r.Elements = "漠河市", 1, []string{"women_chatting"}
-		}, want: plan.ErrElementUnfit, kind: fault.Unprocessable, detail: []string{"does not fit snow-covered ground", "漠河市 is snow-covered in January"}},
+		}, want: plan.ErrElementUnfit, kind: fault.Unprocessable, detail: []string{"does not fit snow-covered ground", "snow lies in 漠河市 in January"}},
 		{name: "repeat of history", edit: func(r *plan.ManualRequest) {
 			r.County, r.Month, r.Road, r.Elements = "650402", 1, "asphalt", []string{"camels"}
 		}, want: plan.ErrRepeatsHistory, kind: fault.Unprocessable, detail: []string{"already generated on 2026-05-01"}},

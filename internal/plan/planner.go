@@ -101,6 +101,8 @@ var (
 	ErrUnknownCounty   = fault.New(fault.Unprocessable, "plan_unknown_county", "No county matches.")
 	ErrAmbiguousCounty = fault.New(fault.Unprocessable, "plan_ambiguous_county", "Several counties match; choose one by code.")
 	ErrElementUnfit    = fault.New(fault.Unprocessable, "plan_element_unfit", "A scene element does not fit the county, month or road.")
+	ErrRoadUnfit       = fault.New(fault.Unprocessable, "plan_road_unfit", "This road surface is not plausible in the county.")
+	ErrWeatherUnfit    = fault.New(fault.Unprocessable, "plan_weather_unfit", "This weather does not happen in the county in that month.")
 	ErrRepeatsHistory  = fault.New(fault.Unprocessable, "plan_repeats_history", "This combination was generated before.")
 	ErrNearHistory     = fault.New(fault.Unprocessable, "plan_near_history", "This combination differs from an earlier one in one dimension only.")
 	ErrBatchRule       = fault.New(fault.Unprocessable, "plan_batch_rule", "Two groups of the batch are too similar.")
@@ -273,6 +275,11 @@ func (x *index) checkPlausible(c Combination) error {
 	if _, ok := x.roadIdx[c.Road]; !ok {
 		return ErrUnknownRoad.With("road", c.Road).With("allowed", x.roads)
 	}
+	if u := x.snap.RoadUnfit(c.Road, r); u != nil {
+		e := ErrRoadUnfit.With("county", r.Code).With("road", c.Road).With("rule", u.Rule)
+		e.Detail = "Road surface does not fit: " + u.Detail + "."
+		return e
+	}
 	var unfit []UnfitElement
 	for _, id := range c.Elements {
 		ei, ok := x.elemIdx[id]
@@ -315,7 +322,7 @@ func (x *index) buildGroups(cfg Config, cs []Combination) ([]Group, error) {
 			v := round4(*g.MinDistance)
 			g.MinDistance = &v
 		}
-		for _, v := range VariantSpecs(f.season.SnowCover) {
+		for _, v := range f.variants() {
 			g.Variants = append(g.Variants, Variant{
 				ID: v.ID, Time: v.Time, Weather: v.Weather,
 				PromptEN: f.promptEN(v), PromptZH: f.promptZH(v),

@@ -2,6 +2,7 @@ package plan
 
 import (
 	"fmt"
+	"hash/fnv"
 	"strings"
 
 	"github.com/ludeng/ludeng/internal/pool"
@@ -9,22 +10,22 @@ import (
 
 // facts are the pool facts of one combination that prompts are built from.
 type facts struct {
-	comb     Combination
-	region   *pool.Region
-	province *pool.Province
-	zone     *pool.Zone
-	season   *pool.Season
-	road     *pool.Road
-	elements []*pool.Element // in combination (id) order
+	comb      Combination
+	region    *pool.Region
+	province  *pool.Province
+	zone      *pool.Zone
+	season    *pool.Season
+	road      *pool.Road
+	elements  []*pool.Element // in combination (id) order
+	clim      pool.ClimateMonth
+	hyperArid bool
 }
 
-// Prompt limits: enough to characterise the place without drowning the
-// instruction about the product.
+// Prompt v2 framing defaults (docs/prompts.md explains each number).
 const (
-	maxTerrain      = 3
-	maxPlants       = 2
-	maxArchitecture = 2
-	maxWater        = 1
+	poleMetres   = 6   // a typical village solar street light pole
+	cameraMetres = 1.6 // eye level
+	lensMM       = 35  // a natural, slightly wide documentary lens
 )
 
 func (x *index) facts(c Combination) (*facts, error) {
@@ -52,6 +53,7 @@ func (x *index) facts(c Combination) (*facts, error) {
 	if f.province == nil {
 		return nil, fmt.Errorf("region %s has no province", r.Code)
 	}
+	f.clim, f.hyperArid = x.climateOf(r.Code, c.Month)
 	return f, nil
 }
 
@@ -73,7 +75,7 @@ func (p *Planner) Prompts(s *pool.Snapshot, c Combination, v VariantSpec) (en, z
 func (f *facts) scene() Scene {
 	sc := Scene{
 		County: f.region.Name, CountyPinyin: f.region.Pinyin, Prefecture: f.region.Prefecture.Name,
-		Province: f.province.Name, Zone: f.zone.ID, Season: f.season.Season, SnowCover: f.season.SnowCover,
+		Province: f.province.Name, Zone: f.zone.ID, Season: f.season.Season, SnowCover: f.snowCover(),
 		Road:     Label{ID: f.road.ID, ZH: f.road.ZH, EN: f.road.EN},
 		Elements: []Label{},
 	}
@@ -83,37 +85,21 @@ func (f *facts) scene() Scene {
 	return sc
 }
 
-// cropGroup is the region's crops of one kind and that kind's state in the
-// month.
-type cropGroup struct {
-	en, zh []string
-	state  pool.Text
+// snowCover reports lying snow in the county-month: from the county's
+// climate profile, or from the zone's season entry for a pool without one.
+func (f *facts) snowCover() bool {
+	if f.clim.Temp == "" {
+		return f.season.SnowCover
+	}
+	return f.clim.Snow
 }
 
-// crops groups the region's crops by kind, in order of first appearance, each
-// with the season table's state for that kind (CropStateFor falls back to
-// the general crop state).
-func (f *facts) crops() []cropGroup {
-	var out []cropGroup
-	at := map[string]int{}
-	for _, c := range f.region.Crops {
-		i, ok := at[c.Kind]
-		if !ok {
-			i = len(out)
-			at[c.Kind] = i
-			out = append(out, cropGroup{state: f.season.CropStateFor(c.Kind)})
-		}
-		out[i].en = append(out[i].en, c.EN)
-		out[i].zh = append(out[i].zh, c.ZH)
+// variants are the group's four variants, following the county's climate.
+func (f *facts) variants() []VariantSpec {
+	if f.clim.Temp == "" {
+		return VariantSpecs(f.season.SnowCover)
 	}
-	return out
-}
-
-func firstN(ts []pool.Term, n int) []pool.Term {
-	if len(ts) > n {
-		return ts[:n]
-	}
-	return ts
+	return VariantsFor(f.clim, f.hyperArid)
 }
 
 func termsEN(ts []pool.Term) []string {
@@ -149,103 +135,186 @@ func clause(s string) string {
 	return strings.TrimRight(strings.TrimSpace(s), ".。;；,，")
 }
 
-var seasonZH = map[string]string{"spring": "春季", "summer": "夏季", "autumn": "秋季", "winter": "冬季"}
-
-// prefectureShown reports whether the prefecture name adds information (not
-// for the "市辖区"/"县" pseudo-prefectures of province-level cities).
+// prefectureShown reports whether the prefecture name adds information: not
+// for the "市辖区"/"县" pseudo-prefectures of province-level cities nor the
+// "省直辖县级行政区划" of Hainan and Hubei, which are placeholders, not places.
 func (f *facts) prefectureShown() bool {
 	n := f.region.Prefecture.Name
-	return n != "" && n != "市辖区" && n != "县"
+	return n != "" && n != "市辖区" && n != "县" && !strings.Contains(n, "直辖")
 }
 
+// adminWords end the place part of a pinyin name: "Weichang Manzu Mengguzu
+// Zizhixian" is Weichang, "Xindu Qu" is Xindu.
+var adminWords = map[string]bool{
+	"Qu": true, "Xian": true, "Shi": true, "Qi": true, "Meng": true, "Diqu": true, "Xinqu": true,
+	"Zizhixian": true, "Zizhiqi": true, "Zizhizhou": true, "Zuoqi": true, "Youqi": true, "Zhongqi": true,
+	"Gezu": true, "Shixiaqu": true,
+}
+
+// placeEN is the English name of a place: its established English name, or
+// the pinyin without administrative and ethnic suffixes.
+func placeEN(en, pinyin string) string {
+	if en != "" {
+		return en
+	}
+	var kept []string
+	for _, w := range strings.Fields(pinyin) {
+		if adminWords[w] || strings.HasSuffix(w, "zu") {
+			break
+		}
+		kept = append(kept, w)
+	}
+	return strings.Join(kept, " ")
+}
+
+// placeNameEN is "Gaochang, Turpan, Xinjiang": county, prefecture where it
+// is a real place and differs, province.
+func (f *facts) placeNameEN() string {
+	parts := []string{placeEN(f.region.EN, f.region.Pinyin)}
+	if f.prefectureShown() {
+		if p := placeEN(f.region.Prefecture.EN, f.region.Prefecture.Pinyin); p != "" && p != parts[0] {
+			parts = append(parts, p)
+		}
+	}
+	parts = append(parts, placeEN(f.province.EN, f.province.Pinyin))
+	var out []string
+	for _, p := range parts {
+		if p != "" {
+			out = append(out, p)
+		}
+	}
+	return strings.Join(out, ", ")
+}
+
+func (f *facts) placeNameZH() string {
+	place := f.province.Short
+	if f.prefectureShown() {
+		place += f.region.Prefecture.Name
+	}
+	return place + f.region.Name
+}
+
+// cues picks the place cues: one landform and one building or landmark,
+// chosen by the combination's key so that two groups of one county differ.
+// Crops are left out: their look depends on the month, which the month line
+// describes.
+func (f *facts) cues() []pool.Term {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(f.comb.Key()))
+	n := int(h.Sum32() & 0x7fffffff)
+	var out []pool.Term
+	if len(f.region.Terrain) > 0 {
+		out = append(out, f.region.Terrain[n%len(f.region.Terrain)])
+	}
+	built := append(append([]pool.Term(nil), f.region.Architecture...), f.region.Landmarks...)
+	if len(built) > 0 {
+		out = append(out, built[(n/7)%len(built)])
+	}
+	return out
+}
+
+var tempEN = map[string][2]string{
+	pool.TempSevere: {"bitterly cold", "严寒"}, pool.TempFreezing: {"freezing cold", "冰冷"},
+	pool.TempCold: {"chilly", "寒凉"}, pool.TempCool: {"cool", "凉爽"}, pool.TempMild: {"mild", "温和"},
+	pool.TempWarm: {"warm", "温暖"}, pool.TempHot: {"hot", "炎热"},
+}
+
+var precipEN = map[string][2]string{
+	pool.PrecipArid: {"very dry", "非常干燥"}, pool.PrecipDry: {"dry", "干燥"},
+	pool.PrecipWet: {"humid", "湿润"}, pool.PrecipVeryWet: {"humid monsoon air", "季风湿润"},
+}
+
+// monthState is the month line: temperature and humidity of the county's
+// month, the zone's plant state, lying snow.
+func (f *facts) monthState() (en, zh string) {
+	var partsEN, partsZH []string
+	if t, ok := tempEN[f.clim.Temp]; ok {
+		w := t[0]
+		wz := t[1]
+		if p, ok := precipEN[f.clim.Precip]; ok {
+			w += " and " + p[0]
+			wz += "、" + p[1]
+		}
+		partsEN, partsZH = append(partsEN, w), append(partsZH, wz)
+	} else {
+		partsEN, partsZH = append(partsEN, clause(f.season.Climate.EN)), append(partsZH, clause(f.season.Climate.ZH))
+	}
+	partsEN = append(partsEN, clause(f.season.PlantState.EN))
+	partsZH = append(partsZH, clause(f.season.PlantState.ZH))
+	if f.snowCover() {
+		partsEN, partsZH = append(partsEN, "snow lying on the ground"), append(partsZH, "地面积雪")
+	}
+	return strings.Join(partsEN, "; "), strings.Join(partsZH, "；")
+}
+
+// lightEN and lightZH describe time and weather together, so that shadows
+// are stated once and never contradict.
+func lightEN(v VariantSpec) (timeLine, weatherLine string) {
+	tp, wp := timePhrases[v.Time], weatherPhrases[v.Weather]
+	desc := wp.descEN
+	if v.Weather == WeatherSunny {
+		desc = weatherLight[v.Time][0]
+	} else if v.Weather == WeatherClear && v.Time == TimeNight {
+		desc = "clear dry air, starry sky, dry ground"
+	}
+	return tp.labelEN + ", " + tp.descEN, wp.labelEN + ": " + desc
+}
+
+func lightZH(v VariantSpec) (timeLine, weatherLine string) {
+	tp, wp := timePhrases[v.Time], weatherPhrases[v.Weather]
+	desc := wp.descZH
+	if v.Weather == WeatherSunny {
+		desc = weatherLight[v.Time][1]
+	} else if v.Weather == WeatherClear && v.Time == TimeNight {
+		desc = "空气干爽，星空晴朗，地面干燥"
+	}
+	return tp.labelZH + "，" + tp.descZH, wp.labelZH + "，" + desc
+}
+
+// promptEN is prompt v2 (docs/prompts.md): product fidelity first, then
+// framing, then one or two place cues, the month, the elements, time and
+// weather — short enough (≤ 900 characters at p95) that nothing drowns the
+// product.
 func (f *facts) promptEN(v VariantSpec) string {
 	var b strings.Builder
-	tp, wp := timePhrases[v.Time], weatherPhrases[v.Weather]
-	month := monthNamesEN[f.comb.Month]
-
-	b.WriteString("Photorealistic photograph for a social-media marketing post about a solar street light. ")
-	b.WriteString("Use the solar street light in the reference photo as the product and keep it exactly unchanged: the same shape, proportions, colours, materials, solar panel, lamp head and logo. Do not redesign it, recolour it, add or remove parts, or add any text. ")
-	fmt.Fprintf(&b, "Place it naturally beside %s (%s): standing upright on the ground at a realistic height and scale, fully visible, with a shadow and lighting that match the scene.\n", f.road.EN, clause(f.road.Description.EN))
-
-	place := f.region.Pinyin
-	if f.prefectureShown() {
-		place += ", " + f.region.Prefecture.Pinyin
-	}
-	place += ", " + f.province.Pinyin + ", China"
-	fmt.Fprintf(&b, "Setting: the countryside of %s (%s climate) in %s, %s.\n", place, f.zone.EN, month, f.season.Season)
-	fmt.Fprintf(&b, "Landscape: %s.\n", joinEN(termsEN(firstN(f.region.Terrain, maxTerrain))))
-	var crops []string
-	for _, g := range f.crops() {
-		crops = append(crops, fmt.Sprintf("%s (in %s: %s)", joinEN(g.en), month, clause(g.state.EN)))
-	}
-	if len(crops) > 0 {
-		fmt.Fprintf(&b, "Crops: %s.\n", strings.Join(crops, "; "))
-	}
-	if len(f.region.Plants) > 0 {
-		fmt.Fprintf(&b, "Vegetation: %s; %s.\n", joinEN(termsEN(firstN(f.region.Plants, maxPlants))), clause(f.season.PlantState.EN))
-	}
-	if len(f.region.Architecture) > 0 {
-		fmt.Fprintf(&b, "Buildings: %s.\n", joinEN(termsEN(firstN(f.region.Architecture, maxArchitecture))))
-	}
-	if len(f.region.Water) > 0 {
-		fmt.Fprintf(&b, "In the distance: %s.\n", joinEN(termsEN(firstN(f.region.Water, maxWater))))
-	}
-	fmt.Fprintf(&b, "Climate in %s: %s.\n", month, clause(f.season.Climate.EN))
+	b.WriteString("Photorealistic vertical 3:4 photo for a social-media post about a solar street light.\n")
+	b.WriteString("Product, top priority: the street light from the reference photo, exactly unchanged (shape, proportions, colours, solar panel, lamp head, logo); when lit, its own light colour. No added text.\n")
+	fmt.Fprintf(&b, "Framing: the light is the hero, about two thirds of the frame height, on a %d m pole beside %s; panel facing open sky, unshaded; camera %.1f m high, %d mm lens.\n",
+		poleMetres, f.road.EN, cameraMetres, lensMM)
+	cues := f.cues()
+	fmt.Fprintf(&b, "Place: %s, China; %s.\n", f.placeNameEN(), joinEN(termsEN(cues)))
+	mEN, _ := f.monthState()
+	fmt.Fprintf(&b, "Month: %s, %s.\n", monthNamesEN[f.comb.Month], mEN)
 	if len(f.elements) > 0 {
 		els := make([]string, len(f.elements))
 		for i, e := range f.elements {
 			els[i] = e.EN
 		}
-		fmt.Fprintf(&b, "Scene elements: %s, fitting naturally into the scene and not covering the street light.\n", joinEN(els))
+		fmt.Fprintf(&b, "Also in view, smaller than the light and not blocking it: %s.\n", joinEN(els))
 	}
-	fmt.Fprintf(&b, "Time of day: %s — %s.\n", tp.labelEN, tp.descEN)
-	fmt.Fprintf(&b, "Weather: %s — %s.\n", wp.labelEN, wp.descEN)
-	b.WriteString("Style: documentary photography, natural colours, eye-level view, 35 mm lens, sharp focus on the street light, realistic light and shadows; no text, captions, logos other than the product's, watermarks or borders.")
+	t, w := lightEN(v)
+	fmt.Fprintf(&b, "Time of day: %s.\nWeather: %s.", t, w)
 	return b.String()
 }
 
+// promptZH is the same structure written for Chinese image models.
 func (f *facts) promptZH(v VariantSpec) string {
 	var b strings.Builder
-	tp, wp := timePhrases[v.Time], weatherPhrases[v.Weather]
-	month := fmt.Sprintf("%d月", f.comb.Month)
-
-	b.WriteString("为社交媒体营销帖子拍摄的写实照片，主角是一盏太阳能路灯。")
-	b.WriteString("以参考照片中的太阳能路灯为产品，保持产品完全不变：外形、比例、颜色、材质、太阳能板、灯头和标志都与照片一致，不要重新设计、改色、增减部件，也不要添加任何文字。")
-	fmt.Fprintf(&b, "把路灯自然地立在%s旁（%s），竖直立于地面，高度和比例真实，完整可见，影子和光线与场景一致。\n", f.road.ZH, clause(f.road.Description.ZH))
-
-	place := f.province.Name
-	if f.prefectureShown() {
-		place += f.region.Prefecture.Name
-	}
-	place += f.region.Name
-	fmt.Fprintf(&b, "地点：%s乡村（%s），%s，%s。\n", place, f.zone.ZH, month, seasonZH[f.season.Season])
-	fmt.Fprintf(&b, "地貌：%s。\n", strings.Join(termsZH(firstN(f.region.Terrain, maxTerrain)), "、"))
-	var crops []string
-	for _, g := range f.crops() {
-		crops = append(crops, fmt.Sprintf("%s（%s：%s）", strings.Join(g.zh, "、"), month, clause(g.state.ZH)))
-	}
-	if len(crops) > 0 {
-		fmt.Fprintf(&b, "作物：%s。\n", strings.Join(crops, "；"))
-	}
-	if len(f.region.Plants) > 0 {
-		fmt.Fprintf(&b, "植被：%s；%s。\n", strings.Join(termsZH(firstN(f.region.Plants, maxPlants)), "、"), clause(f.season.PlantState.ZH))
-	}
-	if len(f.region.Architecture) > 0 {
-		fmt.Fprintf(&b, "建筑：%s。\n", strings.Join(termsZH(firstN(f.region.Architecture, maxArchitecture)), "、"))
-	}
-	if len(f.region.Water) > 0 {
-		fmt.Fprintf(&b, "远处：%s。\n", strings.Join(termsZH(firstN(f.region.Water, maxWater)), "、"))
-	}
-	fmt.Fprintf(&b, "%s气候：%s。\n", month, clause(f.season.Climate.ZH))
+	b.WriteString("竖版3:4写实照片，用于太阳能路灯的社交媒体推广。\n")
+	b.WriteString("产品（最重要）：使用参考照片中的路灯，外形、比例、颜色、太阳能板、灯头和标志完全不变；亮灯时保持其自身灯光颜色；不加任何文字。\n")
+	fmt.Fprintf(&b, "构图：路灯是画面主角，约占画面高度的三分之二，立在%s旁约%d米高的灯杆上；太阳能板朝向开阔天空、无遮挡；相机高%.1f米，%d毫米镜头。\n",
+		f.road.ZH, poleMetres, cameraMetres, lensMM)
+	fmt.Fprintf(&b, "地点：%s；%s。\n", f.placeNameZH(), strings.Join(termsZH(f.cues()), "、"))
+	_, mZH := f.monthState()
+	fmt.Fprintf(&b, "月份：%d月，%s。\n", f.comb.Month, mZH)
 	if len(f.elements) > 0 {
 		els := make([]string, len(f.elements))
 		for i, e := range f.elements {
 			els[i] = e.ZH
 		}
-		fmt.Fprintf(&b, "场景元素：%s，自然融入画面，不遮挡路灯。\n", strings.Join(els, "、"))
+		fmt.Fprintf(&b, "画面中还有（比路灯小，不遮挡路灯）：%s。\n", strings.Join(els, "、"))
 	}
-	fmt.Fprintf(&b, "时间：%s，%s。\n", tp.labelZH, tp.descZH)
-	fmt.Fprintf(&b, "天气：%s，%s。\n", wp.labelZH, wp.descZH)
-	b.WriteString("风格：纪实摄影，色彩自然，平视视角，35毫米镜头，路灯清晰对焦，光影真实；画面中不要出现文字、标题、水印、边框或产品以外的标志。")
+	t, w := lightZH(v)
+	fmt.Fprintf(&b, "时间：%s。\n天气：%s。", t, w)
 	return b.String()
 }

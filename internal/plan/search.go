@@ -139,12 +139,11 @@ func (s *search) enumerate() {
 		}
 		counties := 0
 		for _, ri := range x.provRegion[pi] {
-			zi := x.regionZone[ri]
 			has := false
 			for _, m := range months {
 				for _, rd := range roads {
 					s.stats.ScenesFiltered++
-					if len(s.fit[x.fitSlot(zi, m, rd)]) >= 1 {
+					if len(s.fit[x.fitSlot(ri, m, rd)]) >= 1 {
 						s.stats.ScenesPlausible++
 						s.remaining[pi] = append(s.remaining[pi], triple{ri, m, rd})
 						has = true
@@ -202,7 +201,7 @@ func (s *search) sample(rng *rand.Rand, n int) []cand {
 func (s *search) makeCand(rng *rand.Rand, t triple) (cand, bool) {
 	x := s.x
 	zi := x.regionZone[t.region]
-	list := s.fit[x.fitSlot(zi, t.month, t.road)]
+	list := s.fit[x.fitSlot(t.region, t.month, t.road)]
 	if len(list) == 0 {
 		return cand{}, false
 	}

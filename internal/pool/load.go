@@ -22,10 +22,16 @@ const (
 	FileSeasons   = "seasons.json"
 	FileRoads     = "roads.json"
 	FileElements  = "elements.json"
-	DirRegions    = "regions" // regions/<2-digit province prefix>.json
+	FileTags      = "tags.json"     // optional: the feature tag vocabulary
+	FileClimates  = "climates.json" // optional: monthly climate profiles
+	DirRegions    = "regions"       // regions/<2-digit province prefix>.json
 )
 
 var topFiles = []string{FileZones, FileProvinces, FileSeasons, FileRoads, FileElements}
+
+// optionalFiles may be absent (pools written before tags and climate
+// profiles existed); DefaultMinimums then reports what is missing.
+var optionalFiles = []string{FileTags, FileClimates}
 
 var regionFileRE = regexp.MustCompile(`^[0-9]{2}\.json$`)
 
@@ -50,6 +56,12 @@ type (
 	elementsFile struct {
 		Categories []Category `json:"categories"`
 		Elements   []Element  `json:"elements"`
+	}
+	tagsFile struct {
+		Tags []Tag `json:"tags"`
+	}
+	climatesFile struct {
+		Climates []Climate `json:"climates"`
 	}
 )
 
@@ -84,7 +96,7 @@ func Load(fsys fs.FS) (*Pool, error) {
 		return nil, fmt.Errorf("reading pool directory: %w", err)
 	}
 	for _, e := range top {
-		if !e.IsDir() && path.Ext(e.Name()) == ".json" && !slices.Contains(topFiles, e.Name()) {
+		if !e.IsDir() && path.Ext(e.Name()) == ".json" && !slices.Contains(topFiles, e.Name()) && !slices.Contains(optionalFiles, e.Name()) {
 			ps = append(ps, Problem{File: e.Name(), Where: "file", Code: "unexpected_file",
 				Message: "unexpected file (known files: " + strings.Join(topFiles, ", ") + ", regions/NN.json)"})
 		}
@@ -105,6 +117,23 @@ func Load(fsys fs.FS) (*Pool, error) {
 	}
 	p.Zones, p.Provinces, p.Seasons, p.Roads = zf.Zones, pf.Provinces, sf.Seasons, rf.Roads
 	p.Categories, p.Elements = ef.Categories, ef.Elements
+
+	var tf tagsFile
+	var cf climatesFile
+	for _, f := range []struct {
+		name string
+		v    any
+	}{{FileTags, &tf}, {FileClimates, &cf}} {
+		b, err := fs.ReadFile(fsys, f.name)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading pool file %s: %w", f.name, err)
+		}
+		ps = append(ps, decodeStrict(f.name, b, f.v)...)
+	}
+	p.Tags, p.Climates = tf.Tags, cf.Climates
 
 	entries, err := fs.ReadDir(fsys, DirRegions)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {

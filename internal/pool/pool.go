@@ -70,6 +70,9 @@ type Province struct {
 	Short  string `json:"short"` // "河北"
 	Pinyin string `json:"pinyin"`
 	BBox   BBox   `json:"bbox"`
+	// EN is the English name where it differs from the pinyin ("Tibet",
+	// "Inner Mongolia").
+	EN string `json:"en,omitempty"`
 }
 
 // Prefix is the 2-digit prefix shared by the province's county codes.
@@ -80,6 +83,8 @@ type Prefecture struct {
 	Code   string `json:"code"`
 	Name   string `json:"name"`
 	Pinyin string `json:"pinyin"`
+	// EN is the English name where one is established ("Shigatse").
+	EN string `json:"en,omitempty"`
 }
 
 // Alias is a former name and/or code of a renamed or merged county
@@ -107,6 +112,15 @@ type Region struct {
 	Water        []Term     `json:"water"`
 	Landmarks    []Term     `json:"landmarks"`
 	Aliases      []Alias    `json:"aliases,omitempty"`
+	// EN is the English place name where one is established ("Turpan",
+	// "Shigatse"); prompts use it instead of the pinyin.
+	EN string `json:"en,omitempty"`
+	// Tags are feature tags from tags.json (desert, tea, tibetan…) that
+	// element and road fit rules can require or forbid.
+	Tags []string `json:"tags,omitempty"`
+	// Climate is the id of the region's monthly climate profile in
+	// climates.json; it decides snow cover and the weather of the variants.
+	Climate string `json:"climate,omitempty"`
 
 	// file is the pool file of the region: where Load found it, otherwise
 	// regions/<code prefix>.json (set by Decode and PutRegion, derived when
@@ -195,6 +209,93 @@ type Road struct {
 	ZH          string `json:"zh"`
 	EN          string `json:"en"`
 	Description Text   `json:"description"`
+	// Fit says in which counties the surface is plausible (a flagstone lane
+	// needs an old town or local quarried stone).
+	Fit *RoadFit `json:"fit,omitempty"`
+}
+
+// RoadFit restricts a road surface to counties by tag.
+type RoadFit struct {
+	// Tags: the county must have at least one of them. NotTags: none.
+	Tags    []string `json:"tags,omitempty"`
+	NotTags []string `json:"not_tags,omitempty"`
+}
+
+// Tag is one feature tag of the documented vocabulary (tags.json).
+type Tag struct {
+	ID    string `json:"id"`
+	Group string `json:"group"`
+	ZH    string `json:"zh"`
+	EN    string `json:"en"`
+	// Rule says when a county gets the tag; Source where that is checked.
+	Rule   string `json:"rule"`
+	Source string `json:"source"`
+}
+
+// TagGroups are the allowed Tag.Group values.
+var TagGroups = []string{"landscape", "water", "farming", "livestock", "settlement", "people"}
+
+// Temperature bands of a month's mean air temperature (°C), coldest first.
+const (
+	TempSevere   = "severe"   // below −10
+	TempFreezing = "freezing" // −10 to 0
+	TempCold     = "cold"     // 0 to 8
+	TempCool     = "cool"     // 8 to 16
+	TempMild     = "mild"     // 16 to 22
+	TempWarm     = "warm"     // 22 to 26
+	TempHot      = "hot"      // 26 and above
+)
+
+// TempBands lists the temperature bands, coldest first.
+var TempBands = []string{TempSevere, TempFreezing, TempCold, TempCool, TempMild, TempWarm, TempHot}
+
+// Precipitation classes of a month's mean total (mm), driest first.
+const (
+	PrecipArid     = "arid"     // below 5
+	PrecipDry      = "dry"      // 5 to 25
+	PrecipModerate = "moderate" // 25 to 75
+	PrecipWet      = "wet"      // 75 to 150
+	PrecipVeryWet  = "very_wet" // 150 and above
+)
+
+// PrecipClasses lists the precipitation classes, driest first.
+var PrecipClasses = []string{PrecipArid, PrecipDry, PrecipModerate, PrecipWet, PrecipVeryWet}
+
+// ClimateMonth is one month of a climate profile.
+type ClimateMonth struct {
+	Temp   string `json:"temp"`
+	Precip string `json:"precip"`
+	// Snow means snow normally lies on open ground in the settled valley or
+	// plain for most of the month (not just on the peaks).
+	Snow bool `json:"snow"`
+}
+
+// Freezing reports a monthly mean below 0 °C: precipitation falls as snow
+// and it never rains.
+func (m ClimateMonth) Freezing() bool { return m.Temp == TempSevere || m.Temp == TempFreezing }
+
+// Climate is a monthly climate profile shared by counties with the same
+// climate (a reference station's 1991–2020 normals, in bands).
+type Climate struct {
+	ID string `json:"id"`
+	ZH string `json:"zh"`
+	EN string `json:"en"`
+	// Station is the reference station the bands are read from.
+	Station string `json:"station"`
+	Source  string `json:"source"`
+	// HyperArid marks deserts where drizzle is not a plausible weather in
+	// any month (annual precipitation well under 100 mm).
+	HyperArid bool           `json:"hyper_arid,omitempty"`
+	Months    []ClimateMonth `json:"months"` // January first, exactly 12
+}
+
+// Month returns the climate of month m (1..12); the zero value when out of
+// range.
+func (c *Climate) Month(m int) ClimateMonth {
+	if m < 1 || m > len(c.Months) {
+		return ClimateMonth{}
+	}
+	return c.Months[m-1]
 }
 
 // Category groups scene elements (people, vehicles, animals…).
@@ -205,12 +306,29 @@ type Category struct {
 }
 
 // Fit says where and when a scene element fits. An empty list means "any".
+// Zones, months and roads are coarse; tags, provinces and prefectures pin an
+// element to the places where it is really seen (camels need a desert, not
+// just a temperate zone). Snow cover is judged per county and month from the
+// region's climate profile.
 type Fit struct {
 	Zones  []string `json:"zones"`
 	Months []int    `json:"months"`
 	Roads  []string `json:"roads"`
-	// NotSnow excludes months whose season entry has snow cover.
+	// NotSnow excludes months when snow lies in the county.
 	NotSnow bool `json:"not_snow"`
+	// Snow admits only months when snow lies in the county (a sleigh).
+	Snow bool `json:"snow,omitempty"`
+	// Tags: the county must have at least one of them. NotTags: none.
+	Tags    []string `json:"tags,omitempty"`
+	NotTags []string `json:"not_tags,omitempty"`
+	// Provinces and prefectures are 6-digit codes ("650000", "652900").
+	Provinces      []string `json:"provinces,omitempty"`
+	NotProvinces   []string `json:"not_provinces,omitempty"`
+	Prefectures    []string `json:"prefectures,omitempty"`
+	NotPrefectures []string `json:"not_prefectures,omitempty"`
+	// Temps lists the monthly mean temperature bands the element needs
+	// (TempBands); empty means any.
+	Temps []string `json:"temps,omitempty"`
 }
 
 // MarshalJSON writes empty lists as [] so that an omitted list and an empty
@@ -252,6 +370,8 @@ type Pool struct {
 	Roads      []Road     `json:"roads"`
 	Categories []Category `json:"categories"`
 	Elements   []Element  `json:"elements"`
+	Tags       []Tag      `json:"tags,omitempty"`
+	Climates   []Climate  `json:"climates,omitempty"`
 
 	// regionFiles records each regions/NN.json file Load read and its
 	// province_code, so Validate can check the file header too.
@@ -273,6 +393,8 @@ type Counts struct {
 	Roads      int `json:"roads"`
 	Categories int `json:"categories"`
 	Elements   int `json:"elements"`
+	Tags       int `json:"tags"`
+	Climates   int `json:"climates"`
 }
 
 // Counts returns the number of entries of each kind.
@@ -280,7 +402,7 @@ func (p *Pool) Counts() Counts {
 	c := Counts{
 		Zones: len(p.Zones), Provinces: len(p.Provinces), Regions: len(p.Regions),
 		Seasons: len(p.Seasons), Roads: len(p.Roads), Categories: len(p.Categories),
-		Elements: len(p.Elements),
+		Elements: len(p.Elements), Tags: len(p.Tags), Climates: len(p.Climates),
 	}
 	for i := range p.Regions {
 		c.Aliases += len(p.Regions[i].Aliases)
@@ -295,8 +417,12 @@ func (c Counts) String() string {
 	if c.Zones > 0 {
 		months = c.Seasons / c.Zones
 	}
-	return fmt.Sprintf("%d regions (%d aliases) in %d provinces; %d zones × %d months = %d seasons; %d roads; %d elements in %d categories",
+	s := fmt.Sprintf("%d regions (%d aliases) in %d provinces; %d zones × %d months = %d seasons; %d roads; %d elements in %d categories",
 		c.Regions, c.Aliases, c.Provinces, c.Zones, months, c.Seasons, c.Roads, c.Elements, c.Categories)
+	if c.Tags+c.Climates > 0 {
+		s += fmt.Sprintf("; %d tags; %d climate profiles", c.Tags, c.Climates)
+	}
+	return s
 }
 
 // Encode returns the pool as one compact canonical JSON document (with its
@@ -345,7 +471,23 @@ func (p *Pool) Clone() *Pool {
 		Roads:       slices.Clone(p.Roads),
 		Categories:  slices.Clone(p.Categories),
 		Elements:    make([]Element, len(p.Elements)),
+		Tags:        slices.Clone(p.Tags),
+		Climates:    make([]Climate, len(p.Climates)),
 		regionFiles: slices.Clone(p.regionFiles),
+	}
+	if p.Climates == nil {
+		q.Climates = nil
+	}
+	for i, c := range p.Climates {
+		c.Months = slices.Clone(c.Months)
+		q.Climates[i] = c
+	}
+	for i, r := range p.Roads {
+		if r.Fit != nil {
+			f := *r.Fit
+			f.Tags, f.NotTags = slices.Clone(f.Tags), slices.Clone(f.NotTags)
+			q.Roads[i].Fit = &f
+		}
 	}
 	for i, r := range p.Regions {
 		r.Terrain = slices.Clone(r.Terrain)
@@ -355,6 +497,7 @@ func (p *Pool) Clone() *Pool {
 		r.Water = slices.Clone(r.Water)
 		r.Landmarks = slices.Clone(r.Landmarks)
 		r.Aliases = slices.Clone(r.Aliases)
+		r.Tags = slices.Clone(r.Tags)
 		q.Regions[i] = r
 	}
 	for i, s := range p.Seasons {
@@ -371,6 +514,13 @@ func (p *Pool) Clone() *Pool {
 		e.Fit.Zones = slices.Clone(e.Fit.Zones)
 		e.Fit.Months = slices.Clone(e.Fit.Months)
 		e.Fit.Roads = slices.Clone(e.Fit.Roads)
+		e.Fit.Tags = slices.Clone(e.Fit.Tags)
+		e.Fit.NotTags = slices.Clone(e.Fit.NotTags)
+		e.Fit.Provinces = slices.Clone(e.Fit.Provinces)
+		e.Fit.NotProvinces = slices.Clone(e.Fit.NotProvinces)
+		e.Fit.Prefectures = slices.Clone(e.Fit.Prefectures)
+		e.Fit.NotPrefectures = slices.Clone(e.Fit.NotPrefectures)
+		e.Fit.Temps = slices.Clone(e.Fit.Temps)
 		q.Elements[i] = e
 	}
 	return q

@@ -52,6 +52,13 @@ type Snapshot struct {
 	elemByID   map[string]*Element
 	// fit[element id][zoneIndex*13+month] is a bit mask of road indexes.
 	fit map[string][]uint64
+	// regionFit[element id][regionIndex*13+month] is a bit mask of road
+	// indexes, with every place rule applied.
+	regionFit   map[string][]uint64
+	regionIndex map[string]int // code -> index in regions
+	regionClim  [][13]ClimateMonth
+	climByID    map[string]*Climate
+	tagByID     map[string]*Tag
 
 	search      []searchEntry
 	resolveKeys map[string][]*Region
@@ -83,6 +90,10 @@ func NewSnapshot(p *Pool) (*Snapshot, error) {
 		catByID:     map[string]*Category{},
 		elemByID:    map[string]*Element{},
 		fit:         map[string][]uint64{},
+		regionFit:   map[string][]uint64{},
+		regionIndex: map[string]int{},
+		climByID:    map[string]*Climate{},
+		tagByID:     map[string]*Tag{},
 		resolveKeys: map[string][]*Region{},
 		resolveStem: map[string][]*Region{},
 	}
@@ -136,11 +147,26 @@ func NewSnapshot(p *Pool) (*Snapshot, error) {
 		s.categories = append(s.categories, c)
 		s.catByID[c.ID] = c
 	}
+	for i := range p.Climates {
+		s.climByID[p.Climates[i].ID] = &p.Climates[i]
+	}
+	for i := range p.Tags {
+		s.tagByID[p.Tags[i].ID] = &p.Tags[i]
+	}
+	for i, r := range s.regions {
+		s.regionIndex[r.Code] = i
+		var cm [13]ClimateMonth
+		for m := 1; m <= 12; m++ {
+			cm[m] = s.ClimateAt(r, m)
+		}
+		s.regionClim = append(s.regionClim, cm)
+	}
 	for i := range p.Elements {
 		e := &p.Elements[i]
 		s.elements = append(s.elements, e)
 		s.elemByID[e.ID] = e
 		s.fit[e.ID] = s.fitTable(e.Fit)
+		s.regionFit[e.ID] = s.regionFitTable(e)
 	}
 	s.buildSearch()
 	return s, nil
@@ -300,7 +326,9 @@ func (s *Snapshot) Element(id string) (*Element, error) {
 
 // Fits reports whether the element fits the zone, month and road: each listed
 // in its fit rule (an empty list admits all) and, with not_snow, the month not
-// snow-covered in that zone. zone "", month 0 and road "" are wildcards: the
+// snow-covered in that zone. It is the coarse zone-level view (for browsing
+// the pool); place rules (tags, provinces, county climate) need a county:
+// see FitsRegion and Unfit. zone "", month 0 and road "" are wildcards: the
 // element must fit for at least one value of each. Unknown ids never fit.
 func (s *Snapshot) Fits(elementID, zone string, month int, road string) bool {
 	t := s.fit[elementID]

@@ -22,6 +22,9 @@ type Minimums struct {
 	Elements           int // scene elements
 	Categories         int // element categories
 	TermsPerList       int // items in each of a region's six term lists
+	// PlaceData requires every region to have a climate profile and at
+	// least one feature tag, and every element to fit some county.
+	PlaceData bool
 }
 
 // DefaultMinimums are the requirements of the shipped pool (issue #3): at least
@@ -30,7 +33,7 @@ type Minimums struct {
 func DefaultMinimums() Minimums {
 	return Minimums{
 		Regions: 150, Provinces: 31, RegionsPerProvince: 3, RegionsPerZone: 5,
-		Zones: 5, Elements: 60, Categories: 6, TermsPerList: 2,
+		Zones: 5, Elements: 60, Categories: 6, TermsPerList: 2, PlaceData: true,
 	}
 }
 
@@ -151,6 +154,7 @@ func ValidateWith(p *Pool, m Minimums) Problems {
 	snowy := c.seasons(p, zones)
 	roads := c.roads(p)
 	c.elements(p, zones, roads, snowy)
+	c.place(p, provinces, zones, roads, snowy)
 
 	rank := func(file string) int {
 		switch {
@@ -166,8 +170,12 @@ func ValidateWith(p *Pool, m Minimums) Problems {
 			return 4
 		case file == FileElements:
 			return 5
+		case file == FileTags:
+			return 6
+		case file == FileClimates:
+			return 7
 		}
-		return 6
+		return 8
 	}
 	slices.SortStableFunc(c.ps, func(a, b Problem) int {
 		if r := cmp.Compare(rank(a.File), rank(b.File)); r != 0 {

@@ -20,15 +20,20 @@ func TestSmallFixtureIsValid(t *testing.T) {
 
 // TestDefaultMinimums checks that Validate applies the shipped pool's
 // minimums (150 regions, 31 provinces, 3 per province, 5 per zone, 60
-// elements in 6 categories, 5 zones).
+// elements in 6 categories, 5 zones, and the place data of issue #12: a
+// climate profile and tags on every region).
 func TestDefaultMinimums(t *testing.T) {
 	t.Parallel()
 	require.Equal(t, pool.Minimums{
 		Regions: 150, Provinces: 31, RegionsPerProvince: 3, RegionsPerZone: 5,
-		Zones: 5, Elements: 60, Categories: 6, TermsPerList: 2,
+		Zones: 5, Elements: 60, Categories: 6, TermsPerList: 2, PlaceData: true,
 	}, pool.DefaultMinimums())
 
-	ps := pool.Validate(loadSmall(t))
+	// testdata/small predates place data: with PlaceData off only the
+	// count minimums remain; with it on, every region lacks both.
+	m := pool.DefaultMinimums()
+	m.PlaceData = false
+	ps := pool.ValidateWith(loadSmall(t), m)
 	require.Equal(t, []string{
 		"zones.json: zones: 2 zones, at least 5 required",
 		"zones.json: zones[cold_temperate]: 2 regions, at least 5 required",
@@ -42,6 +47,13 @@ func TestDefaultMinimums(t *testing.T) {
 	for _, p := range ps {
 		require.Equal(t, "too_few", p.Code)
 	}
+	missing := 0
+	for _, p := range pool.Validate(loadSmall(t)) {
+		if p.Code == "required" {
+			missing++
+		}
+	}
+	require.Equal(t, 12, missing, "6 regions × (climate, tags)")
 }
 
 // TestBrokenFixtures runs every testdata/broken/<case>: the case's files are

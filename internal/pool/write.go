@@ -32,6 +32,18 @@ func WriteDir(p *Pool, dir string) error {
 		{FileRoads, roadsFile{Roads: nonNil(p.Roads)}},
 		{FileElements, elementsFile{Categories: nonNil(p.Categories), Elements: nonNil(p.Elements)}},
 	}
+	if len(p.Tags) > 0 {
+		files = append(files, struct {
+			name string
+			v    any
+		}{FileTags, tagsFile{Tags: p.Tags}})
+	}
+	if len(p.Climates) > 0 {
+		files = append(files, struct {
+			name string
+			v    any
+		}{FileClimates, climatesFile{Climates: p.Climates}})
+	}
 	var prefixes []string
 	groups := map[string][]Region{}
 	for _, r := range p.Regions {
