@@ -2,7 +2,10 @@ package blob
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"sync"
+	"time"
 
 	"github.com/ludeng/ludeng/internal/fault"
 )
@@ -48,4 +51,37 @@ func (g Guard) Check(ctx context.Context) error {
 		return ErrDiskFull.With("free_bytes", n).With("min_bytes", g.Min)
 	}
 	return nil
+}
+
+// StoreGuard is the upload guard of a store without a local disk (S3): it
+// refuses new work with a 503 while the bucket cannot be reached, instead of
+// letting an upload spool to disk and then fail. The last answer is reused
+// for a few seconds so a burst of uploads costs one bucket request.
+type StoreGuard struct {
+	C   Checker
+	TTL time.Duration
+
+	mu   sync.Mutex
+	at   time.Time
+	last error
+}
+
+// Check returns ErrStoreUnavailable (wrapping the cause) while the store is
+// unreachable.
+func (g *StoreGuard) Check(ctx context.Context) error {
+	ttl := g.TTL
+	if ttl == 0 {
+		ttl = 5 * time.Second
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if !g.at.IsZero() && time.Since(g.at) < ttl {
+		return g.last
+	}
+	err := g.C.Check(ctx)
+	if err != nil && !errors.Is(err, ErrStoreUnavailable) {
+		err = ErrStoreUnavailable.Wrap(err)
+	}
+	g.at, g.last = time.Now(), err
+	return err
 }

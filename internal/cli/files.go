@@ -4,7 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ludeng/ludeng/internal/blob"
 	"github.com/ludeng/ludeng/internal/clamav"
@@ -17,13 +23,23 @@ import (
 // openFiles wires blob storage, the upload intake, the optional malware
 // scanner and signed links into the app.
 func (a *app) openFiles(ctx context.Context) error {
-	blobs, err := blob.NewLocal(a.cfg.DataDir)
+	bs, err := openBlobs(a.cfg, a.registry)
 	if err != nil {
-		return fmt.Errorf("blob store: %w", err)
+		return err
 	}
-	guard := blob.Guard{Dir: a.cfg.DataDir, Min: a.cfg.MinFreeDisk}
+	var guard upload.SpaceChecker = blob.Guard{Dir: a.cfg.DataDir, Min: a.cfg.MinFreeDisk}
+	if bs.s3 != nil {
+		// A bucket has no free-space figure to watch; what can go wrong is
+		// that it is unreachable, which readiness and uploads report.
+		guard = &blob.StoreGuard{C: bs.store}
+		a.api.AddCheck(httpapi.Check{Name: "blob_store", Critical: true, Fn: func(ctx context.Context) (any, error) {
+			return map[string]string{"url": bs.s3.String()}, bs.store.Check(ctx)
+		}})
+		a.logger.Info("blob store on S3", slog.String("url", bs.s3.String()), slog.String("endpoint", bs.s3.Config().Endpoint))
+	}
+	blobs := bs.store
 	ucfg := upload.ConfigFromEnv(a.cfg.env)
-	ucfg.TempDir = blobs.TempDir()
+	ucfg.TempDir = bs.tempDir
 	ccfg := clamav.ConfigFromEnv(a.cfg.env)
 	if err := a.cfg.env.Err(); err != nil {
 		return &exitError{code: 2, err: err}
@@ -45,7 +61,10 @@ func (a *app) openFiles(ctx context.Context) error {
 	if err != nil {
 		return &exitError{code: 2, err: err}
 	}
-	a.blobs = blobs
+	a.blobs, a.blobTemp = blobs, bs.tempDir
+	if bs.s3 != nil {
+		a.blobRedirect = bs.s3.Config().RedirectTTL
+	}
 	a.api.EnableUploads(httpapi.UploadDeps{Blobs: blobs, Intake: intake, Signer: signedurl.Signer{Key: a.cfg.SecretKey}})
 	return nil
 }
@@ -72,12 +91,12 @@ func cmdCleanup(ctx context.Context, args []string, stdio IO) error {
 		return err
 	}
 	defer db.Close()
-	blobs, err := blob.NewLocal(cfg.DataDir)
+	bs, err := openBlobs(cfg, nil)
 	if err != nil {
 		return err
 	}
 	opts.DryRun, opts.Now = *dry, time.Now()
-	rep, err := cleanup.Run(ctx, opts, cleanup.Deps{Store: blobs, Refs: db, TempDirs: []string{blobs.TempDir()}, Logger: logger})
+	rep, err := cleanup.Run(ctx, opts, cleanup.Deps{Store: bs.store, Refs: db, TempDirs: []string{bs.tempDir}, Logger: logger})
 	if err != nil {
 		return err
 	}
@@ -92,4 +111,52 @@ func cmdCleanup(ctx context.Context, args []string, stdio IO) error {
 		verb, rep.TempFiles.Files, rep.TempFiles.Bytes, rep.OrphanBlobs.Files, rep.OrphanBlobs.Bytes,
 		rep.Results.Files, rep.Results.Bytes, rep.Errors)
 	return nil
+}
+
+// blobStores is the configured blob store with what callers need beside it.
+type blobStores struct {
+	store *blob.Instrumented
+	// s3 is set when LUDENG_BLOB_URL names a bucket.
+	s3 *blob.S3
+	// tempDir is where uploads spool before they are stored: the local
+	// store's own staging directory, or <data dir>/tmp beside an S3 store.
+	tempDir string
+}
+
+// openBlobs builds the store LUDENG_BLOB_URL names: empty or file: means
+// the data directory, s3://bucket/prefix an S3-compatible bucket.
+func openBlobs(cfg *Config, reg prometheus.Registerer) (blobStores, error) {
+	raw := cfg.env.String("LUDENG_BLOB_URL", "")
+	var bs blobStores
+	switch {
+	case raw == "" || raw == "file:" || raw == "file://":
+		l, err := blob.NewLocal(cfg.DataDir)
+		if err != nil {
+			return bs, fmt.Errorf("blob store: %w", err)
+		}
+		bs.tempDir = l.TempDir()
+		if bs.store, err = blob.Instrument(l, "local", reg); err != nil {
+			return bs, err
+		}
+		return bs, nil
+	case strings.HasPrefix(raw, "s3://"):
+		scfg := blob.S3ConfigFromEnv(cfg.env, "LUDENG_BLOB_URL", raw)
+		if err := cfg.env.Err(); err != nil {
+			return bs, &exitError{code: 2, err: err}
+		}
+		s, err := blob.NewS3(scfg, nil)
+		if err != nil {
+			return bs, &exitError{code: 2, err: err}
+		}
+		bs.s3 = s
+		bs.tempDir = filepath.Join(cfg.DataDir, blob.TempDirName)
+		if err := os.MkdirAll(bs.tempDir, 0o750); err != nil {
+			return bs, fmt.Errorf("blob store: %w", err)
+		}
+		if bs.store, err = blob.Instrument(s, "s3", reg); err != nil {
+			return bs, err
+		}
+		return bs, nil
+	}
+	return bs, &exitError{code: 2, err: fmt.Errorf("LUDENG_BLOB_URL: want empty (the data directory) or s3://bucket/prefix, got %q", raw)}
 }

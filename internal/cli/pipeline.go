@@ -58,7 +58,7 @@ func (a *app) openPipeline(ctx context.Context) error {
 	runCleanup := func(ctx context.Context) error {
 		o := copts
 		o.Now = time.Now()
-		rep, err := cleanup.Run(ctx, o, cleanup.Deps{Store: a.blobs, Refs: a.db, TempDirs: []string{a.blobs.TempDir()}, Logger: a.logger})
+		rep, err := cleanup.Run(ctx, o, cleanup.Deps{Store: a.blobs, Refs: a.db, TempDirs: []string{a.blobTemp}, Logger: a.logger})
 		if err == nil {
 			a.logger.Info("periodic cleanup", slog.Int("temp_files", rep.TempFiles.Files), slog.Int("orphan_blobs", rep.OrphanBlobs.Files),
 				slog.Int("results", rep.Results.Files))
@@ -74,8 +74,15 @@ func (a *app) openPipeline(ctx context.Context) error {
 	if err := a.openRiverUI(ctx); err != nil {
 		return err
 	}
-	a.api.EnableBatches(httpapi.BatchDeps{Pipeline: p, Blobs: a.blobs, Signer: signedurl.Signer{Key: a.cfg.SecretKey},
-		Location: a.cfg.Timezone})
+	bd := httpapi.BatchDeps{Pipeline: p, Blobs: a.blobs, Signer: signedurl.Signer{Key: a.cfg.SecretKey},
+		Location: a.cfg.Timezone}
+	if ps, ok := a.blobs.Presigner(); ok && a.blobRedirect > 0 {
+		ttl := a.blobRedirect
+		bd.Presign = func(ctx context.Context, key, ctype string) (string, error) {
+			return ps.PresignGet(ctx, key, ttl, ctype, "")
+		}
+	}
+	a.api.EnableBatches(bd)
 	a.api.EnableWebhooks(httpapi.WebhookDeps{Pipeline: p, Client: hooks})
 	a.api.EnablePresets(p)
 	return nil

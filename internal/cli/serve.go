@@ -40,11 +40,14 @@ type app struct {
 	registry *prometheus.Registry
 	api      *httpapi.Server
 	pool     *poolsync.Manager
-	blobs    *blob.Local
-	images   *provider.Service
-	enhancer *provider.PromptEnhancer
-	pipeline *pipeline.Pipeline
-	live     *ws.Handler
+	blobs    *blob.Instrumented
+	blobTemp string // where uploads spool and cleanup sweeps
+	// blobRedirect is LUDENG_BLOB_S3_REDIRECT (0: serve bytes through ludeng).
+	blobRedirect time.Duration
+	images       *provider.Service
+	enhancer     *provider.PromptEnhancer
+	pipeline     *pipeline.Pipeline
+	live         *ws.Handler
 	// closers run in reverse order on close.
 	closers []func() error
 }

@@ -23,6 +23,10 @@ type BatchDeps struct {
 	Signer   signedurl.Signer
 	// Location is LUDENG_TIMEZONE (days of usage, zip timestamps).
 	Location *time.Location
+	// Presign, when set, turns image downloads into a 302 to a short-lived
+	// direct URL of the object store, after ludeng's own access check
+	// (LUDENG_BLOB_S3_REDIRECT).
+	Presign func(ctx context.Context, key, contentType string) (string, error)
 }
 
 type batchAPI struct {

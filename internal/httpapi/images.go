@@ -3,6 +3,7 @@ package httpapi
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -93,6 +94,28 @@ func (a *batchAPI) imageContent(w http.ResponseWriter, r *http.Request) error {
 		return fault.New(fault.NotFound, "image_not_ready", "The image has no result yet.")
 	}
 	return a.serveResult(w, r, im.ResultKey, im.MIME, r.URL.Query().Get("size"))
+}
+
+// redirectImage answers 302 to a presigned URL of key, making the variant
+// first when it is missing. The URL is private to this response: it must
+// not be cached beyond its own short lifetime.
+func (a *batchAPI) redirectImage(w http.ResponseWriter, r *http.Request, resultKey, key, ctype string) error {
+	if key != resultKey {
+		if _, err := a.d.Blobs.Stat(r.Context(), key); errors.Is(err, blob.ErrNotFound) {
+			if err := a.makeVariants(r.Context(), resultKey); err != nil {
+				return err
+			}
+		} else if err != nil {
+			return err
+		}
+	}
+	u, err := a.d.Presign(r.Context(), key, ctype)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Cache-Control", "private, no-store")
+	http.Redirect(w, r, u, http.StatusFound)
+	return nil
 }
 
 // makeVariants stores <result>.thumb.jpg, .preview.jpg and .card.jpg beside a result.

@@ -515,6 +515,9 @@ func (a *batchAPI) serveResult(w http.ResponseWriter, r *http.Request, resultKey
 	default:
 		return fault.New(fault.Invalid, "bad_size", "size must be thumb, card, preview or full.").With("allowed", []string{"thumb", "card", "preview", "full"})
 	}
+	if a.d.Presign != nil {
+		return a.redirectImage(w, r, resultKey, key, ctype)
+	}
 	rc, _, err := a.d.Blobs.Get(r.Context(), key)
 	if errors.Is(err, blob.ErrNotFound) && key != resultKey {
 		if err = a.makeVariants(r.Context(), resultKey); err == nil {
