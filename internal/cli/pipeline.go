@@ -65,8 +65,12 @@ func (a *app) openPipeline(ctx context.Context) error {
 		}
 		return err
 	}
-	p, err := pipeline.New(cfg, pipeline.Deps{DB: a.db, Planner: planner, Pool: a.pool, Images: a.images, Enhancer: a.enhancer,
-		Blobs: a.blobs, Logger: a.logger, Registerer: a.registry, Cleanup: runCleanup, Version: Version, Webhooks: hooks})
+	pd := pipeline.Deps{DB: a.db, Planner: planner, Pool: a.pool, Images: a.images, Enhancer: a.enhancer,
+		Blobs: a.blobs, Logger: a.logger, Registerer: a.registry, Cleanup: runCleanup, Version: Version, Webhooks: hooks}
+	if a.limiter != nil {
+		pd.Limiter = a.limiter
+	}
+	p, err := pipeline.New(cfg, pd)
 	if err != nil {
 		return &exitError{code: 2, err: err}
 	}

@@ -38,7 +38,13 @@ func (a *app) openProviders(ctx context.Context) error {
 	if err != nil {
 		return &exitError{code: 2, err: err}
 	}
+	if err := a.openClusterLimits(); err != nil {
+		return err
+	}
 	deps := provider.Deps{Logger: a.logger, Registerer: a.registry, Ledger: ledger{a.db}, Simulator: sim.New(sim.Options{})}
+	if a.limiter != nil {
+		deps.Shared = a.limiter
+	}
 	svc, err := provider.New(pcfg, deps)
 	if err != nil {
 		return &exitError{code: 2, err: err}

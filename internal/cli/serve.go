@@ -22,6 +22,7 @@ import (
 	pooldata "github.com/ludeng/ludeng/data/pool"
 	"github.com/ludeng/ludeng/internal/auth"
 	"github.com/ludeng/ludeng/internal/blob"
+	"github.com/ludeng/ludeng/internal/clusterlimit"
 	"github.com/ludeng/ludeng/internal/httpapi"
 	"github.com/ludeng/ludeng/internal/pipeline"
 	"github.com/ludeng/ludeng/internal/poolsync"
@@ -44,10 +45,12 @@ type app struct {
 	blobTemp string // where uploads spool and cleanup sweeps
 	// blobRedirect is LUDENG_BLOB_S3_REDIRECT (0: serve bytes through ludeng).
 	blobRedirect time.Duration
-	images       *provider.Service
-	enhancer     *provider.PromptEnhancer
-	pipeline     *pipeline.Pipeline
-	live         *ws.Handler
+	// limiter is the cluster-wide limiter (nil: limits are per process).
+	limiter  *clusterlimit.Limiter
+	images   *provider.Service
+	enhancer *provider.PromptEnhancer
+	pipeline *pipeline.Pipeline
+	live     *ws.Handler
 	// closers run in reverse order on close.
 	closers []func() error
 }

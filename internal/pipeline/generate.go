@@ -61,7 +61,7 @@ func (p *Pipeline) generate(ctx context.Context, job *river.Job[GenerateArgs]) e
 	}
 
 	wctx, cancelWait := context.WithTimeout(ctx, p.cfg.SlotWait)
-	release, err := p.fair.acquire(wctx, b.UserID, b.Priority)
+	release, err := p.acquireSlot(wctx, b.UserID, b.Priority)
 	cancelWait()
 	if err != nil {
 		if ctx.Err() != nil {

@@ -196,6 +196,9 @@ type Deps struct {
 	// Webhooks is the SSRF-guarded client deliveries go through; nil uses
 	// webhook.NewClient's defaults (https only).
 	Webhooks *webhook.Client
+	// Limiter, when set (PostgreSQL), makes Config.Concurrency a cap for
+	// the whole cluster rather than per node.
+	Limiter provider.SharedLimiter
 }
 
 // Pipeline owns the River client and the workers.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -15,6 +16,8 @@ type entry struct {
 	kind   Kind
 	be     backend
 	lim    *limiter
+	shared SharedLimiter
+	held   atomic.Int64 // calls holding a shared slot, for Status
 	br     *breaker
 	clk    Clock
 	m      *metrics
@@ -44,7 +47,7 @@ type usage struct {
 
 func newEntry(pc ProviderConfig, be backend, deps Deps, m *metrics, svc Config) *entry {
 	e := &entry{
-		cfg: pc, kind: Kind(pc.Name), be: be, lim: newLimiter(pc.Limits), clk: deps.Clock, m: m,
+		cfg: pc, kind: Kind(pc.Name), be: be, lim: newLimiter(pc.Limits), shared: deps.Shared, clk: deps.Clock, m: m,
 		ledger: deps.Ledger, log: deps.Logger.With(slog.String("provider", pc.Name)),
 		policy: svc.Retry, svc: svc,
 	}
@@ -54,6 +57,20 @@ func newEntry(pc ProviderConfig, be backend, deps Deps, m *metrics, svc Config) 
 	m.breaker.WithLabelValues(pc.Name).Set(0)
 	m.quota.WithLabelValues(pc.Name).Set(0)
 	return e
+}
+
+// acquire takes a rate grant and a concurrency slot, cluster-wide when a
+// shared limiter is configured.
+func (e *entry) acquire(ctx context.Context, images int) (func(), error) {
+	if e.shared == nil || e.kind == KindSimulator {
+		return e.lim.acquire(ctx, e.clk, images)
+	}
+	release, err := e.shared.Acquire(ctx, "provider:"+e.cfg.Name, e.cfg.Limits, images)
+	if err != nil {
+		return nil, err
+	}
+	e.held.Add(1)
+	return func() { e.held.Add(-1); release() }, nil
 }
 
 // usable reports whether the provider may be called now: not in a quota or
@@ -74,7 +91,7 @@ func (e *entry) attempt(ctx context.Context, ref Ref, op string, n, images int, 
 		e.m.requests.WithLabelValues(e.cfg.Name, e.cfg.Model, "circuit_open").Inc()
 		return &Error{Class: ClassUnavailable, Provider: e.cfg.Name, Code: "circuit_open"}
 	}
-	release, err := e.lim.acquire(ctx, e.clk, images)
+	release, err := e.acquire(ctx, images)
 	if err != nil {
 		e.br.release()
 		return err
@@ -261,7 +278,7 @@ func (e *entry) status(now time.Time) Status {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	s := Status{Name: e.cfg.Name, Model: e.cfg.Model, Simulated: e.kind == KindSimulator, State: "ok",
-		Breaker: br.String(), LastError: e.lastErr, InFlight: e.lim.inFlight(), LastProbeError: e.lastProbeErr}
+		Breaker: br.String(), LastError: e.lastErr, InFlight: e.lim.inFlight() + int(e.held.Load()), LastProbeError: e.lastProbeErr}
 	if e.spendDay == now.In(e.svc.Location).Format(time.DateOnly) {
 		s.SpendTodayMicros = e.spendMicros
 	}

@@ -19,6 +19,14 @@ type Limits struct {
 	Concurrency int
 }
 
+// SharedLimiter enforces Limits across every process of a deployment
+// (clusterlimit, on PostgreSQL), instead of the in-process limiter. name
+// identifies the account ("provider:gemini"); release must be called when
+// the call ends.
+type SharedLimiter interface {
+	Acquire(ctx context.Context, name string, l Limits, images int) (release func(), err error)
+}
+
 // limiter enforces Limits with exact sliding windows: unlike a token bucket,
 // a window log never lets 2×limit through around a refill boundary, which is
 // what a provider's "N per minute" actually counts.

@@ -30,6 +30,9 @@ type Deps struct {
 	// Simulator serves every request when Config.Providers is empty
 	// (sim.New in production).
 	Simulator ImageGenerator
+	// Shared, when set, enforces every provider's Limits across the
+	// cluster instead of per process.
+	Shared SharedLimiter
 }
 
 func (d Deps) withDefaults() Deps {
