@@ -13,7 +13,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/ludeng/ludeng/internal/httpapi"
 	"github.com/ludeng/ludeng/internal/store"
+	"github.com/ludeng/ludeng/web"
 )
 
 // readableName is 01_延庆区_8月_清晨晴.jpg: group, county, month, time+weather.
@@ -196,4 +198,30 @@ func TestPicking(t *testing.T) {
 		require.Equal(t, oldBytes, c.do("GET", oldFull, nil).body)
 		require.Equal(t, http.StatusOK, c.do("DELETE", "/api/v1/batches/"+id, nil).status/100*100+0*1)
 	})
+}
+
+// TestStaticGzip: the binary compresses the app's JS and CSS itself.
+func TestStaticGzip(t *testing.T) {
+	t.Parallel()
+	b := setup(t, store.SQLite, func(_ *httpapi.Config, d *httpapi.Deps) { d.Web = web.FS() })
+	c := b.client(t)
+	page := c.do("GET", "/", nil)
+	require.Equal(t, http.StatusOK, page.status)
+	assets := regexp.MustCompile(`/assets/[^"]+\.(js|css)`).FindAllString(string(page.body), -1)
+	require.NotEmpty(t, assets)
+	for _, a := range assets {
+		req, _ := http.NewRequest("GET", b.srv.URL+a, nil)
+		req.Header.Set("Accept-Encoding", "gzip, deflate, br")
+		res, err := http.DefaultTransport.RoundTrip(req)
+		require.NoError(t, err)
+		res.Body.Close()
+		require.Equal(t, http.StatusOK, res.StatusCode, a)
+		require.Equal(t, "gzip", res.Header.Get("Content-Encoding"), a)
+		require.Contains(t, res.Header.Get("Vary"), "Accept-Encoding")
+		req.Header.Set("Accept-Encoding", "gzip;q=0, identity")
+		res, err = http.DefaultTransport.RoundTrip(req)
+		require.NoError(t, err)
+		res.Body.Close()
+		require.Empty(t, res.Header.Get("Content-Encoding"), a)
+	}
 }

@@ -136,6 +136,7 @@ type Server struct {
 	logger    *slog.Logger
 	registry  *prometheus.Registry
 	web       fs.FS
+	gz        gzipCache
 	now       func() time.Time
 	diskFree  func(string) (int64, error)
 	throttle  *auth.Throttle

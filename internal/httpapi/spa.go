@@ -46,21 +46,20 @@ func (s *Server) spaHandler() http.Handler {
 				} else {
 					w.Header().Set("Cache-Control", "public, max-age=3600")
 				}
-				http.ServeFileFS(w, r, s.web, name)
+				s.serveStatic(w, r, s.web, name)
 				return
 			}
 			markUnmatched(r)
 			http.NotFound(w, r)
 			return
 		}
-		index, err := fs.ReadFile(s.web, "index.html")
-		if err != nil {
+		if _, err := fs.Stat(s.web, "index.html"); err != nil {
 			markUnmatched(r)
 			http.NotFound(w, r)
 			return
 		}
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Header().Set("Cache-Control", "no-cache")
-		_, _ = w.Write(index)
+		r.Header.Del("If-Modified-Since") // the embed has no times; index.html is always sent
+		s.serveStatic(w, r, s.web, "index.html")
 	})
 }

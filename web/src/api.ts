@@ -382,7 +382,13 @@ export interface BatchImage {
   width?: number;
   height?: number;
   provider?: string;
-  urls: { thumb?: string; preview?: string; full?: string };
+  urls: { thumb?: string; card?: string; preview?: string; full?: string; download?: string };
+  starred?: boolean;
+  versions?: number;
+  instruction?: string;
+  prompt?: string;
+  file_name?: string;
+  label_zh?: string;
 }
 
 export interface BatchGroup {
@@ -394,6 +400,37 @@ export interface BatchGroup {
   scene: Scene;
   images: BatchImage[];
   download: string;
+  note?: GroupNote | null;
+  progress?: { succeeded: number; total: number };
+}
+
+export interface GroupNote {
+  group_id: string;
+  tone: string;
+  title: string;
+  body: string;
+  hashtags: string[];
+  source: 'deepseek' | 'template' | 'edited' | string;
+  fallback_reason?: string;
+  updated_at: string;
+  text: string;
+}
+
+export interface ImageVersion {
+  id: string;
+  current: boolean;
+  instruction: string;
+  provider: string;
+  width: number;
+  height: number;
+  created_at: string;
+  urls: { card?: string; preview?: string; full?: string };
+}
+
+export interface PostKitTone {
+  id: string;
+  zh: string;
+  en: string;
 }
 
 export interface Progress {
@@ -426,6 +463,10 @@ export interface Batch {
   queue_position?: number;
   eta_seconds?: number;
   download: string;
+  name?: string;
+  default_name?: string;
+  archived?: boolean;
+  starred_download?: string;
 }
 
 export interface BatchSummary {
@@ -437,6 +478,8 @@ export interface BatchSummary {
   created_at: string;
   finished_at?: string | null;
   estimate: Money;
+  name?: string;
+  archived?: boolean;
 }
 
 export interface StoredEvent {
@@ -518,6 +561,7 @@ export interface WebhookDelivery {
 
 export interface BatchListFilter {
   status?: string;
+  archived?: 'true' | 'false' | 'all';
   mode?: string;
   q?: string;
   cursor?: string;
@@ -584,6 +628,17 @@ export const api = {
   batchLink: (id: string, body: { expires_in?: string; group_id?: string }) =>
     request<SignedLink>('POST', `/api/v1/batches/${enc(id)}/links`, body),
   archiveHistory: () => request<{ archived: number }>('POST', '/api/v1/history/archive', {}),
+  patchBatch: (id: string, body: { name?: string; archived?: boolean }) =>
+    request<{ id: string; name: string; archived: boolean }>('PATCH', `/api/v1/batches/${enc(id)}`, body),
+  deleteBatch: (id: string) => request<void>('DELETE', `/api/v1/batches/${enc(id)}`),
+  starImage: (id: string, starred: boolean) => request<{ image_id: string; starred: boolean }>('PUT', `/api/v1/images/${enc(id)}/star`, { starred }),
+  regenerateImage: (id: string, instruction: string) => request<Batch>('POST', `/api/v1/images/${enc(id)}/regenerate`, { instruction }),
+  imageVersions: (id: string) => request<{ items: ImageVersion[] }>('GET', `/api/v1/images/${enc(id)}/versions`),
+  selectVersion: (id: string, vid: string) => request<Batch>('POST', `/api/v1/images/${enc(id)}/versions/${enc(vid)}/select`),
+  postKitTones: () => request<{ items: PostKitTone[] }>('GET', '/api/v1/post-kit/tones'),
+  writeNote: (id: string, gid: string, tone: string) => request<GroupNote>('POST', `/api/v1/batches/${enc(id)}/groups/${enc(gid)}/note`, { tone }),
+  editNote: (id: string, gid: string, body: { tone: string; title: string; body: string; hashtags: string[] }) =>
+    request<GroupNote>('PUT', `/api/v1/batches/${enc(id)}/groups/${enc(gid)}/note`, body),
   usage: () => request<Usage>('GET', '/api/v1/usage'),
 
   listPresets: (cursor?: string, limit = 200) => request<Page<Preset>>('GET', '/api/v1/presets' + query({ limit, cursor })),

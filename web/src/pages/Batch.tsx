@@ -7,6 +7,7 @@ import { CopyButton, ErrorNote, Notice, PageHeader, Spinner, copyText } from '..
 import { formatMoney } from '../format';
 import { useI18n } from '../i18n/context';
 import { Link, navigate } from '../router';
+import { BatchName, CardImage, PostKit, Regenerate, StarButton, Versions } from '../batch/Picking';
 
 const ACTIVE = new Set(['queued', 'running', 'paused', 'waiting_provider']);
 const PAUSABLE = new Set(['queued', 'running', 'waiting_provider']);
@@ -28,6 +29,9 @@ export function BatchPage({ id }: { id: string }) {
   const live = useBatchLive(id);
   const b = live.state.batch;
   const [lightbox, setLightbox] = useState<string | null>(null);
+  const [onlyStarred, setOnlyStarred] = useState(false);
+  const [selected, setSelected] = useState<Set<string>>(new Set());
+  const [view, setView] = useState<'groups' | 'compare'>('groups');
 
   if (!b) {
     return (
@@ -50,7 +54,17 @@ export function BatchPage({ id }: { id: string }) {
   }
 
   const images = b.groups.flatMap((g) => g.images.map((im) => ({ im, g })));
-  const viewable = images.filter((x) => x.im.status === 'succeeded' && x.im.urls?.preview);
+  const viewable = images.filter((x) => x.im.status === 'succeeded' && x.im.urls?.preview && (!onlyStarred || x.im.starred));
+  const starredCount = images.filter((x) => x.im.starred && x.im.status === 'succeeded').length;
+  const chosen = images.filter((x) => selected.has(x.im.id) && x.im.status === 'succeeded');
+  const toggle = (id: string) =>
+    setSelected((prev) => {
+      const next = new Set(prev);
+      if (next.has(id)) next.delete(id);
+      else next.add(id);
+      return next;
+    });
+  const picking: PickingProps = { onlyStarred, selected, toggle, changed: live.refresh };
 
   return (
     <section
@@ -61,7 +75,7 @@ export function BatchPage({ id }: { id: string }) {
       data-total={b.progress.total}
       data-live={live.mode}
     >
-      <PageHeader title={t('batch.titleId', { id: shortId(b.id) })}>
+      <PageHeader title={b.name || t('batch.titleId', { id: shortId(b.id) })}>
         <span className="batch-head">
           <StatusPill status={b.status} />
           <LiveBadge mode={live.mode} />
@@ -75,24 +89,77 @@ export function BatchPage({ id }: { id: string }) {
       <Summary b={b} />
       <Actions b={b} apply={live.apply} />
 
-      <div className="group-grid">
-        {b.groups.map((g) => (
-          <GroupCard key={g.id} b={b} g={g} apply={live.apply} onOpen={setLightbox} />
-        ))}
-      </div>
+      <section className="card pick-bar" aria-label={t('pick.bar')}>
+        <BatchName b={b} onSaved={live.refresh} />
+        <div className="row wrap pick-tools">
+          <div className="segmented" role="group" aria-label={t('pick.view')}>
+            <button type="button" className={`btn btn-small${view === 'groups' ? ' is-on' : ''}`} aria-pressed={view === 'groups'} onClick={() => setView('groups')}>
+              {t('pick.viewGroups')}
+            </button>
+            <button
+              type="button"
+              className={`btn btn-small${view === 'compare' ? ' is-on' : ''}`}
+              aria-pressed={view === 'compare'}
+              data-testid="compare-toggle"
+              onClick={() => setView('compare')}
+            >
+              {t('pick.viewCompare')}
+            </button>
+          </div>
+          <label className="check">
+            <input type="checkbox" checked={onlyStarred} data-testid="only-starred" onChange={(e) => setOnlyStarred(e.target.checked)} />{' '}
+            {t('pick.onlyStarred', { count: starredCount })}
+          </label>
+          {chosen.length > 0 ? (
+            <a className="btn btn-small btn-primary" href={`${b.download}?images=${chosen.map((x) => x.im.id).join(',')}`} download data-testid="download-selected">
+              {t('pick.downloadSelected', { count: chosen.length })}
+            </a>
+          ) : null}
+          {chosen.length > 0 ? (
+            <button type="button" className="btn btn-small btn-ghost" onClick={() => setSelected(new Set())}>
+              {t('pick.clearSelection')}
+            </button>
+          ) : null}
+          {starredCount > 0 && b.starred_download ? (
+            <a className="btn btn-small" href={b.starred_download} download data-testid="download-starred">
+              {t('pick.downloadStarred', { count: starredCount })}
+            </a>
+          ) : null}
+        </div>
+      </section>
+
+      {view === 'compare' ? (
+        <CompareView b={b} picking={picking} onOpen={setLightbox} />
+      ) : (
+        <div className="group-grid">
+          {b.groups.map((g) => (
+            <GroupCard key={g.id} b={b} g={g} apply={live.apply} onOpen={setLightbox} picking={picking} />
+          ))}
+        </div>
+      )}
 
       <ActivityLog log={live.state.log} seq={live.state.seq} b={b} load={live.loadLog} />
 
       {lightbox && (
         <Lightbox
+          b={b}
           items={viewable}
           current={lightbox}
           onMove={setLightbox}
           onClose={() => setLightbox(null)}
+          apply={live.apply}
+          changed={live.refresh}
         />
       )}
     </section>
   );
+}
+
+interface PickingProps {
+  onlyStarred: boolean;
+  selected: Set<string>;
+  toggle: (id: string) => void;
+  changed: () => void;
 }
 
 function LiveBadge({ mode }: { mode: LiveMode }) {
@@ -312,7 +379,19 @@ function ShareLink({ link }: { link: SignedLink }) {
   );
 }
 
-function GroupCard({ b, g, apply, onOpen }: { b: Batch; g: BatchGroup; apply: (b: Batch) => void; onOpen: (imageId: string) => void }) {
+function GroupCard({
+  b,
+  g,
+  apply,
+  onOpen,
+  picking,
+}: {
+  b: Batch;
+  g: BatchGroup;
+  apply: (b: Batch) => void;
+  onOpen: (imageId: string) => void;
+  picking: PickingProps;
+}) {
   const { t } = useI18n();
   const l = useLabels();
   const [busy, setBusy] = useState(false);
@@ -322,6 +401,7 @@ function GroupCard({ b, g, apply, onOpen }: { b: Batch; g: BatchGroup; apply: (b
   const succeeded = g.images.filter((im) => im.status === 'succeeded').length;
   const retryable = g.images.filter((im) => isRetryableImage(im.status)).length;
   const titleId = `group-${g.id}-title`;
+  const shown = picking.onlyStarred ? g.images.filter((im) => im.starred) : g.images;
 
   const act = async (fn: () => Promise<void>) => {
     setBusy(true);
@@ -342,7 +422,12 @@ function GroupCard({ b, g, apply, onOpen }: { b: Batch; g: BatchGroup; apply: (b
           <span className="group-n">{t('batch.group', { n })}</span>
           <span className="group-place">{l.shortPlace(g.scene)}</span>
         </h2>
-        <StatusPill status={g.status} kind="group" />
+        <span className="group-progress" data-testid="group-progress">
+          <span className="mono" aria-label={t('pick.groupProgress', { done: succeeded, total: g.images.length })}>
+            {succeeded}/{g.images.length}
+          </span>
+          <StatusPill status={g.status} kind="group" />
+        </span>
       </header>
       <p className="group-scene small">
         <span className="muted">{g.scene.province} · {g.scene.prefecture}</span>
@@ -359,10 +444,11 @@ function GroupCard({ b, g, apply, onOpen }: { b: Batch; g: BatchGroup; apply: (b
         </ul>
       ) : null}
       <ul className="slots" aria-label={t('batch.groupImages', { n })}>
-        {g.images.map((im) => (
-          <Slot key={im.id} im={im} g={g} onOpen={onOpen} />
+        {shown.map((im) => (
+          <Slot key={im.id} im={im} g={g} onOpen={onOpen} picking={picking} />
         ))}
       </ul>
+      {picking.onlyStarred && shown.length === 0 ? <p className="muted small">{t('pick.noneStarred')}</p> : null}
       <div className="row wrap group-actions">
         {succeeded > 0 ? (
           <a className="btn btn-small" href={g.download} download data-testid="download-group">
@@ -394,53 +480,117 @@ function GroupCard({ b, g, apply, onOpen }: { b: Batch; g: BatchGroup; apply: (b
       </div>
       {link && <ShareLink link={link} />}
       <ErrorNote error={error} />
+      {succeeded > 0 && <PostKit b={b} g={g} onSaved={picking.changed} />}
     </article>
   );
 }
 
-function Slot({ im, g, onOpen }: { im: BatchImage; g: BatchGroup; onOpen: (id: string) => void }) {
+function Slot({ im, g, onOpen, picking }: { im: BatchImage; g: BatchGroup; onOpen: (id: string) => void; picking: PickingProps }) {
   const { t } = useI18n();
   const l = useLabels();
   const variant = l.variant(im.variant);
   const label = t('batch.imageAlt', { group: g.index + 1, variant, place: l.shortPlace(g.scene) });
-  const ok = im.status === 'succeeded' && im.urls?.thumb;
+  const ok = im.status === 'succeeded' && (im.urls?.card || im.urls?.thumb);
+  const ratio = im.width && im.height ? `${im.width} / ${im.height}` : undefined;
   return (
-    <li className={`slot slot-${im.status}`} data-testid="slot" data-status={im.status}>
+    <li className={`slot slot-${im.status}${im.starred ? ' is-starred' : ''}`} data-testid="slot" data-status={im.status} data-image-id={im.id}>
       {ok ? (
-        <button type="button" className="slot-img" onClick={() => onOpen(im.id)} aria-label={t('batch.open', { label })}>
-          <img src={im.urls.thumb} alt={label} loading="lazy" decoding="async" />
+        <button type="button" className="slot-img" style={{ aspectRatio: ratio }} onClick={() => onOpen(im.id)} aria-label={t('batch.open', { label })}>
+          <CardImage im={im} alt={label} sizes="(max-width: 560px) 45vw, 200px" />
+          {im.starred ? (
+            <span className="slot-star" aria-hidden="true">
+              ★
+            </span>
+          ) : null}
         </button>
       ) : (
-        <div className="slot-empty" role="img" aria-label={`${variant}: ${l.imageStatus(im.status)}`}>
+        <div className="slot-empty" style={{ aspectRatio: ratio }} role="img" aria-label={`${variant}: ${l.imageStatus(im.status)}`}>
           {im.status === 'running' || im.status === 'queued' ? <span className={`spinner${im.status === 'queued' ? ' is-idle' : ''}`} aria-hidden="true" /> : null}
           <span className="slot-status">{l.imageStatus(im.status)}</span>
           {im.reason && im.status !== 'succeeded' && <span className="slot-reason">{l.reason(im.reason)}</span>}
         </div>
       )}
       <span className="slot-caption small">
+        {ok ? (
+          <label className="slot-pick">
+            <input type="checkbox" checked={picking.selected.has(im.id)} onChange={() => picking.toggle(im.id)} data-testid="select" />
+            <span className="sr-only">{t('pick.select', { label })}</span>
+          </label>
+        ) : null}
         {variant}
+        {im.versions && im.versions > 1 ? <span className="muted"> · v{im.versions}</span> : null}
         {im.qc_tries ? <span className="muted"> · {t('batch.qcTries', { count: im.qc_tries })}</span> : null}
       </span>
     </li>
   );
 }
 
+/** One variant across every group, side by side: the same light and weather in each place. */
+function CompareView({ b, picking, onOpen }: { b: Batch; picking: PickingProps; onOpen: (id: string) => void }) {
+  const { t } = useI18n();
+  const l = useLabels();
+  const [idx, setIdx] = useState(0);
+  const count = Math.max(0, ...b.groups.map((g) => g.images.length));
+  const sample = b.groups[0]?.images[idx];
+  return (
+    <section className="card compare" aria-label={t('pick.viewCompare')} data-testid="compare">
+      <div className="segmented" role="group" aria-label={t('pick.compareVariant')}>
+        {Array.from({ length: count }, (_, i) => {
+          const v = b.groups[0]?.images[i]?.variant;
+          return (
+            <button key={i} type="button" className={`btn btn-small${i === idx ? ' is-on' : ''}`} aria-pressed={i === idx} onClick={() => setIdx(i)}>
+              {v ? l.variant(v) : i + 1}
+            </button>
+          );
+        })}
+      </div>
+      <p className="muted small">{sample ? t('pick.compareHint', { variant: l.variant(sample.variant) }) : null}</p>
+      <ul className="compare-row">
+        {b.groups.map((g) => {
+          const im = g.images[idx];
+          if (!im || (picking.onlyStarred && !im.starred)) return null;
+          return (
+            <li key={g.id} className="compare-cell" data-testid="compare-cell">
+              <ul className="compare-one">
+                <Slot im={im} g={g} onOpen={onOpen} picking={picking} />
+              </ul>
+              <span className="small">
+                {t('batch.group', { n: g.index + 1 })} · {l.shortPlace(g.scene)} · {l.month(g.combination.month)}
+              </span>
+            </li>
+          );
+        })}
+      </ul>
+    </section>
+  );
+}
+
 function Lightbox({
+  b,
   items,
   current,
   onMove,
   onClose,
+  apply,
+  changed,
 }: {
+  b: Batch;
   items: { im: BatchImage; g: BatchGroup }[];
   current: string;
   onMove: (id: string) => void;
   onClose: () => void;
+  apply: (b: Batch) => void;
+  changed: () => void;
 }) {
   const { t } = useI18n();
   const l = useLabels();
   const closeRef = useRef<HTMLButtonElement>(null);
+  const boxRef = useRef<HTMLDivElement>(null);
   const opener = useRef<Element | null>(null);
   const i = items.findIndex((x) => x.im.id === current);
+  // While a regenerated image is redrawn it leaves the viewable list; keep showing it.
+  const all = b.groups.flatMap((g) => g.images.map((im) => ({ im, g })));
+  const entry = i >= 0 ? items[i] : all.find((x) => x.im.id === current);
 
   useEffect(() => {
     opener.current = document.activeElement;
@@ -450,38 +600,118 @@ function Lightbox({
     };
   }, []);
 
-  if (i < 0) return null;
-  const { im, g } = items[i];
+  if (!entry) return null;
+  const { im, g } = entry;
   const label = t('batch.imageAlt', { group: g.index + 1, variant: l.variant(im.variant), place: l.shortPlace(g.scene) });
-  const move = (d: number) => onMove(items[(i + d + items.length) % items.length].im.id);
+  const move = (d: number) => items.length > 0 && onMove(items[((i < 0 ? 0 : i) + d + items.length) % items.length].im.id);
   const onKey = (e: KeyboardEvent) => {
     if (e.key === 'Escape') onClose();
-    else if (e.key === 'ArrowRight') move(1);
-    else if (e.key === 'ArrowLeft') move(-1);
+    else if (e.key === 'ArrowRight' && !(e.target instanceof HTMLInputElement) && !(e.target instanceof HTMLTextAreaElement)) move(1);
+    else if (e.key === 'ArrowLeft' && !(e.target instanceof HTMLInputElement) && !(e.target instanceof HTMLTextAreaElement)) move(-1);
+    else if (e.key === 'Tab' && boxRef.current) {
+      // Focus trap: Tab and Shift+Tab cycle inside the dialog.
+      const f = Array.from(boxRef.current.querySelectorAll<HTMLElement>('a[href], button:not([disabled]), input, textarea, select, summary')).filter(
+        (el) => el.offsetParent !== null,
+      );
+      if (f.length === 0) return;
+      const first = f[0];
+      const last = f[f.length - 1];
+      if (e.shiftKey && document.activeElement === first) {
+        e.preventDefault();
+        last.focus();
+      } else if (!e.shiftKey && document.activeElement === last) {
+        e.preventDefault();
+        first.focus();
+      }
+    }
   };
+  const busy = !isTerminalBatch(b.status);
+  const src = im.status === 'succeeded' ? im.urls.preview : undefined;
 
   return (
-    <div className="lightbox" role="dialog" aria-modal="true" aria-label={t('batch.lightbox')} onKeyDown={onKey} onClick={(e) => e.target === e.currentTarget && onClose()}>
-      <figure className="lightbox-body">
-        <img src={im.urls.preview} alt={label} />
-        <figcaption>
-          <span>{label}</span>
-          <span className="row">
+    <div
+      ref={boxRef}
+      className="lightbox"
+      role="dialog"
+      aria-modal="true"
+      aria-label={t('batch.lightbox')}
+      data-testid="lightbox"
+      onKeyDown={onKey}
+      onClick={(e) => e.target === e.currentTarget && onClose()}
+    >
+      <div className="lightbox-body">
+        <figure className="lightbox-figure">
+          {src ? (
+            <img src={src} alt={label} width={im.width} height={im.height} />
+          ) : (
+            <div className="slot-empty lightbox-wait" role="img" aria-label={l.imageStatus(im.status)}>
+              <span className="spinner" aria-hidden="true" />
+              {l.imageStatus(im.status)}
+            </div>
+          )}
+          <figcaption>
+            <span data-testid="lightbox-position">{t('pick.position', { n: (i < 0 ? 0 : i) + 1, total: items.length })}</span> · <span>{label}</span>
+          </figcaption>
+        </figure>
+        <aside className="lightbox-side">
+          <div className="row wrap">
             <button type="button" className="btn btn-small" onClick={() => move(-1)} disabled={items.length < 2}>
               ← {t('batch.prev')}
             </button>
             <button type="button" className="btn btn-small" onClick={() => move(1)} disabled={items.length < 2}>
               {t('batch.next')} →
             </button>
-            <a className="btn btn-small" href={im.urls.full} target="_blank" rel="noopener">
-              {t('batch.fullSize')}
-            </a>
             <button ref={closeRef} type="button" className="btn btn-small" onClick={onClose}>
               {t('common.close')}
             </button>
-          </span>
-        </figcaption>
-      </figure>
+          </div>
+          <dl className="facts lightbox-facts">
+            <dt>{t('pick.place')}</dt>
+            <dd>
+              {g.scene.province} {g.scene.prefecture} {g.scene.county}
+            </dd>
+            <dt>{t('pick.when')}</dt>
+            <dd>
+              {l.month(g.combination.month)} · {l.season(g.scene.season)} · {l.variant(im.variant)}
+            </dd>
+            <dt>{t('plan.col.road')}</dt>
+            <dd>{l.road(g.scene.road)}</dd>
+            {g.scene.elements?.length ? (
+              <>
+                <dt>{t('plan.col.elements')}</dt>
+                <dd>{g.scene.elements.map((e) => l.element(e)).join('、')}</dd>
+              </>
+            ) : null}
+            {im.file_name ? (
+              <>
+                <dt>{t('pick.file')}</dt>
+                <dd className="mono small">{im.file_name}</dd>
+              </>
+            ) : null}
+          </dl>
+          <div className="row wrap">
+            {im.status === 'succeeded' && im.urls.download ? (
+              <a className="btn btn-small btn-primary" href={im.urls.download} download data-testid="download-one">
+                {t('pick.downloadOne')}
+              </a>
+            ) : null}
+            {im.status === 'succeeded' && im.urls.full ? (
+              <a className="btn btn-small" href={im.urls.full} target="_blank" rel="noopener">
+                {t('batch.fullSize')}
+              </a>
+            ) : null}
+            <StarButton im={im} onChanged={changed} />
+          </div>
+          {im.prompt ? (
+            <details className="prompt">
+              <summary>{t('pick.prompt')}</summary>
+              <p className="small mono prompt-text">{im.prompt}</p>
+            </details>
+          ) : null}
+          <Regenerate im={im} disabled={busy} onStarted={apply} />
+          <Versions im={im} onSelected={apply} />
+        </aside>
+      </div>
     </div>
   );
 }

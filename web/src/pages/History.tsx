@@ -135,7 +135,7 @@ function BatchList({ status, mode, q }: { status: string; mode: string; q: strin
                   </span>
                   <span className="batch-row-scenes small">
                     {shown.map((s) => `${l.shortPlace(s)} · ${l.season(s.season)} · ${l.road(s.road)}`).join(' ／ ')}
-                    {scenes.length > shown.length && <span className="muted"> {t('history.moreScenes', { count: scenes.length - shown.length })}</span>}
+                    {scenes.length > shown.length && <span className="muted"> {t('history.moreScenes', { count: scenes.length })}</span>}
                   </span>
                 </Link>
               </li>
