@@ -8,6 +8,9 @@ export type Suggestion = 'allow_same_province' | 'widen_filters' | 'archive_hist
 
 const SUGGESTIONS: readonly Suggestion[] = ['allow_same_province', 'widen_filters', 'archive_history', 'fewer_groups'];
 
+/** Element id → display name, filled by the forms as element lists load. */
+export const elementNames = new Map<string, string>();
+
 export interface Fact {
   /** A message key (batch.problem.*). */
   key: string;
@@ -68,14 +71,19 @@ export function explainProblem(p: ProblemLike): Explained {
       return { kind: 'history', facts, suggestions: ['archive_history'] };
     }
     case 'plan_element_unfit': {
+      // One translated fact per broken rule; the element by its name when
+      // the form has loaded it (never the raw id or the English detail).
       const unfit = Array.isArray(params.unfit) ? params.unfit : [];
       const facts: Fact[] = unfit.flatMap((u) => {
         if (!u || typeof u !== 'object') return [];
         const o = u as Record<string, unknown>;
-        const reasons = Array.isArray(o.reasons)
-          ? o.reasons.map((r) => (r && typeof r === 'object' ? str((r as Record<string, unknown>).detail) ?? str((r as Record<string, unknown>).rule) : undefined)).filter(Boolean)
+        const id = str(o.element) ?? '?';
+        const element = elementNames.get(id) ?? id;
+        const rules = Array.isArray(o.reasons)
+          ? o.reasons.map((r) => (r && typeof r === 'object' ? str((r as Record<string, unknown>).rule) : undefined)).filter((r): r is string => !!r)
           : [];
-        return [{ key: 'batch.problem.unfit', params: { element: str(o.element) ?? '?', reasons: reasons.join('; ') } }];
+        const known = rules.filter((r) => ['zone', 'month', 'road', 'snow', 'fit'].includes(r));
+        return (known.length ? known : ['fit']).map((r) => ({ key: `batch.problem.unfit_${r}`, params: { element } }));
       });
       return { kind: 'plan', facts, suggestions: [] };
     }

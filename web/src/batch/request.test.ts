@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { en, zhCN } from '../i18n/messages';
 import { formatMoney, splitDuration } from '../format';
 import { historyQuery, sumByDay } from './history';
-import { explainProblem } from './problem';
+import { elementNames, explainProblem } from './problem';
 import { buildRequest, clampGroups, defaultManual, defaultOutput, defaultSmart, normalizeBudget, requestKey } from './request';
 
 describe('buildRequest', () => {
@@ -114,7 +114,15 @@ describe('explainProblem', () => {
 
   it('lists unfit elements and knows nothing of other codes', () => {
     const ex = explainProblem({ code: 'plan_element_unfit', params: { unfit: [{ element: 'ox_plough', reasons: [{ rule: 'month', detail: 'not in January' }] }] } });
-    expect(ex.facts).toEqual([{ key: 'batch.problem.unfit', params: { element: 'ox_plough', reasons: 'not in January' } }]);
+    // Translated by rule, never the English detail.
+    expect(ex.facts).toEqual([{ key: 'batch.problem.unfit_month', params: { element: 'ox_plough' } }]);
+    elementNames.set('snowman', '雪人');
+    const two = explainProblem({ code: 'plan_element_unfit', params: { unfit: [{ element: 'snowman', reasons: [{ rule: 'month' }, { rule: 'road' }] }] } });
+    expect(two.facts).toEqual([
+      { key: 'batch.problem.unfit_month', params: { element: '雪人' } },
+      { key: 'batch.problem.unfit_road', params: { element: '雪人' } },
+    ]);
+    for (const f of two.facts) expect(Object.keys(en)).toContain(f.key);
     expect(explainProblem({ code: 'internal_error' })).toEqual({ kind: 'other', facts: [], suggestions: [] });
   });
 

@@ -699,6 +699,15 @@ export const zhCN = {
   'problem.note_body_invalid': "正文需要 1 到 {max} 个字",
   'problem.note_hashtags_invalid': "话题标签最多 {max} 个",
   'manual.link': "使用手册",
+  'manual.removed': "已移除 {names}：{why}",
+  'manual.removedMonth': "它们不适合{month}",
+  'manual.removedRoad': "它们不适合{road}",
+  'manual.removedPlace': "它们不适合所选县区（{zone}）",
+  'batch.problem.unfit_zone': "{element}：不适合所选县区的气候区",
+  'batch.problem.unfit_month': "{element}：不适合所选月份",
+  'batch.problem.unfit_road': "{element}：不适合所选路面",
+  'batch.problem.unfit_snow': "{element}：不适合积雪的地面",
+  'batch.problem.unfit_fit': "{element}：与所选县区、月份或路面不相符",
 } as const;
 
 export type MessageKey = keyof typeof zhCN;
@@ -1397,4 +1406,13 @@ export const en: Record<MessageKey, string> = {
   'problem.note_body_invalid': "The body needs 1 to {max} characters",
   'problem.note_hashtags_invalid': "At most {max} hashtags",
   'manual.link': "User manual",
+  'manual.removed': "Removed {names}: {why}",
+  'manual.removedMonth': "they do not fit {month}",
+  'manual.removedRoad': "they do not fit {road}",
+  'manual.removedPlace': "they do not fit the chosen county ({zone})",
+  'batch.problem.unfit_zone': "{element}: does not fit the county's climate zone",
+  'batch.problem.unfit_month': "{element}: does not fit the chosen month",
+  'batch.problem.unfit_road': "{element}: does not fit the chosen road",
+  'batch.problem.unfit_snow': "{element}: does not fit snow-covered ground",
+  'batch.problem.unfit_fit': "{element}: does not fit the county, month or road",
 };

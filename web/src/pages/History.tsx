@@ -76,6 +76,8 @@ export function HistoryPage() {
   );
 }
 
+const TERMINAL = new Set(['succeeded', 'partially_failed', 'failed', 'cancelled']);
+
 function BatchList({ status, mode, q }: { status: string; mode: string; q: string }) {
   const { t, formatDateTime } = useI18n();
   const l = useLabels();
@@ -83,13 +85,24 @@ function BatchList({ status, mode, q }: { status: string; mode: string; q: strin
   const [cursor, setCursor] = useState('');
   const [loading, setLoading] = useState(true);
   const [error, setError] = useState<unknown>(null);
+  const [showArchived, setShowArchived] = useState(false);
+  const [confirmDelete, setConfirmDelete] = useState<string | null>(null);
+
+  const act = async (fn: () => Promise<void>) => {
+    setError(null);
+    try {
+      await fn();
+    } catch (e) {
+      setError(e);
+    }
+  };
 
   const load = useCallback(
     async (after: string) => {
       setLoading(true);
       setError(null);
       try {
-        const p = await api.listBatches({ status, mode, q, cursor: after || undefined, limit: PAGE });
+        const p = await api.listBatches({ status, mode, q, cursor: after || undefined, limit: PAGE, archived: showArchived ? 'all' : 'false' });
         setItems((prev) => (after ? [...prev, ...(p.items ?? [])] : p.items ?? []));
         setCursor(p.next_cursor ?? '');
       } catch (e) {
@@ -98,7 +111,7 @@ function BatchList({ status, mode, q }: { status: string; mode: string; q: strin
         setLoading(false);
       }
     },
-    [status, mode, q],
+    [status, mode, q, showArchived],
   );
 
   useEffect(() => {
@@ -108,6 +121,9 @@ function BatchList({ status, mode, q }: { status: string; mode: string; q: strin
   const filtered = !!(status || mode || q);
   return (
     <>
+      <label className="check history-archived">
+        <input type="checkbox" checked={showArchived} onChange={(e) => setShowArchived(e.target.checked)} /> {t('history.showArchived')}
+      </label>
       {error ? <ErrorNote error={error} onRetry={() => void load(cursor)} /> : null}
       {!loading && !error && items.length === 0 ? (
         <div className="empty-state">
@@ -128,6 +144,8 @@ function BatchList({ status, mode, q }: { status: string; mode: string; q: strin
                 <Link to={`/batches/${encodeURIComponent(b.id)}`} className="batch-row-link" aria-label={`${t('history.open')} ${formatDateTime(b.created_at)}`}>
                   <span className="batch-row-main">
                     <StatusPill status={b.status} />
+                    {b.name ? <strong className="batch-row-name">{b.name}</strong> : null}
+                    {b.archived ? <span className="tag">{t('history.archivedTag')}</span> : null}
                     <span className="batch-row-time">{formatDateTime(b.created_at)}</span>
                     <span className="muted small">
                       {l.mode(b.mode)} · {t('history.groups', { count: b.groups })} · {formatMoney(b.estimate)}
@@ -138,6 +156,41 @@ function BatchList({ status, mode, q }: { status: string; mode: string; q: strin
                     {scenes.length > shown.length && <span className="muted"> {t('history.moreScenes', { count: scenes.length })}</span>}
                   </span>
                 </Link>
+                <span className="row batch-row-actions">
+                  <button
+                    type="button"
+                    className="btn btn-small btn-ghost"
+                    data-testid="archive-batch"
+                    onClick={() =>
+                      void act(async () => {
+                        await api.patchBatch(b.id, { archived: !b.archived });
+                        await load('');
+                      })
+                    }
+                  >
+                    {b.archived ? t('history.unarchive') : t('history.archive')}
+                  </button>
+                  {TERMINAL.has(b.status) &&
+                    (confirmDelete === b.id ? (
+                      <button
+                        type="button"
+                        className="btn btn-small btn-danger"
+                        onClick={() =>
+                          void act(async () => {
+                            await api.deleteBatch(b.id);
+                            setConfirmDelete(null);
+                            await load('');
+                          })
+                        }
+                      >
+                        {t('history.deleteConfirm')}
+                      </button>
+                    ) : (
+                      <button type="button" className="btn btn-small btn-ghost" onClick={() => setConfirmDelete(b.id)}>
+                        {t('history.delete')}
+                      </button>
+                    ))}
+                </span>
               </li>
             );
           })}

@@ -12,6 +12,7 @@ import {
   type Upload,
 } from '../api';
 import { Combobox, type ComboOption } from '../components/Combobox';
+import { RovingChips } from '../components/RovingChips';
 import { ErrorNote, Notice, PageHeader } from '../components/common';
 import { UploadZone, type PickedImage } from '../components/UploadZone';
 import {
@@ -32,7 +33,7 @@ import {
   type SmartState,
 } from '../batch/request';
 import { PresetBar } from '../batch/PresetBar';
-import type { Suggestion } from '../batch/problem';
+import { elementNames, type Suggestion } from '../batch/problem';
 import { ProblemPanel, useLabels } from '../batch/ui';
 import { formatMoney } from '../format';
 import { useAsync, useDebounced } from '../hooks';
@@ -463,16 +464,36 @@ function ManualForm({
   const zone = region?.zone ?? '';
   const elements = useAsync(zone && road ? () => api.elements({ zone, month, road }) : null, [zone, month, road]);
 
-  // Keep only the picked elements that still fit after a change of county, month or road.
+  // Keep only the picked elements that still fit after a change of county,
+  // month or road, and say which were removed and why.
   const latest = useRef(value);
   latest.current = value;
+  const names = useRef(new Map<string, string>());
+  const lastCtx = useRef({ zone, month, road });
+  const [removed, setRemoved] = useState<{ names: string[]; why: string } | null>(null);
   useEffect(() => {
     const items = elements.data?.items;
     if (!items) return;
+    for (const e of items) {
+      names.current.set(e.id, lang === 'en' ? e.en : e.zh);
+      elementNames.set(e.id, lang === 'en' ? e.en : e.zh);
+    }
     const ok = new Set(items.map((e) => e.id));
     const v = latest.current;
     const kept = v.elements.filter((id) => ok.has(id));
-    if (kept.length !== v.elements.length) onChange({ ...v, elements: kept });
+    const prev = lastCtx.current;
+    lastCtx.current = { zone, month, road };
+    if (kept.length !== v.elements.length) {
+      const gone = v.elements.filter((id) => !ok.has(id)).map((id) => names.current.get(id) ?? id);
+      const why =
+        prev.month !== month
+          ? t('manual.removedMonth', { month: monthName(month) })
+          : prev.road !== road
+            ? t('manual.removedRoad', { road: (roads.data?.items ?? []).find((r: Road) => r.id === road)?.[lang === 'en' ? 'en' : 'zh'] ?? road })
+            : t('manual.removedPlace', { zone: zoneName(zone) });
+      setRemoved({ names: gone, why });
+      onChange({ ...v, elements: kept });
+    }
   }, [elements.data]);
 
   const pOpts = useMemo(() => provinceOptions(provinces, lang), [provinces, lang]);
@@ -552,6 +573,11 @@ function ManualForm({
           {value.elements.length > 0 && <span className="badge">{t('common.selected', { count: value.elements.length })}</span>}
         </legend>
         <p className="muted small">{t('manual.elementsHint')}</p>
+        {removed ? (
+          <div role="status" data-testid="elements-removed">
+            <Notice kind="warn">{t('manual.removed', { names: removed.names.join(lang === 'en' ? ', ' : '、'), why: removed.why })}</Notice>
+          </div>
+        ) : null}
         {!zone || !road ? (
           <p className="placeholder-box">{t('manual.elementsNeedCounty')}</p>
         ) : elements.loading ? (
@@ -595,14 +621,14 @@ function ElementPicker({
       {groups.map((g) => (
         <div key={g.id} className="element-group" role="group" aria-label={g.label}>
           <div className="element-group-title">{g.label}</div>
-          <div className="chips">
+          <RovingChips label={g.label}>
             {g.items.map((e) => (
               <label key={e.id} className={`chip${picked.includes(e.id) ? ' is-on' : ''}`} title={lang === 'en' ? e.zh : e.en}>
                 <input type="checkbox" checked={picked.includes(e.id)} onChange={() => onToggle(e.id)} />
                 <span>{lang === 'en' ? e.en : e.zh}</span>
               </label>
             ))}
-          </div>
+          </RovingChips>
         </div>
       ))}
     </div>
@@ -634,14 +660,14 @@ function ChipSet<T extends string | number>({
         )}
       </legend>
       <p className="muted small">{hint}</p>
-      <div className="chips">
+      <RovingChips label={legend}>
         {options.map((o) => (
           <label key={String(o.value)} className={`chip${value.includes(o.value) ? ' is-on' : ''}`}>
             <input type="checkbox" checked={value.includes(o.value)} onChange={() => onChange(toggle(value, o.value))} />
             <span>{o.label}</span>
           </label>
         ))}
-      </div>
+      </RovingChips>
     </fieldset>
   );
 }
