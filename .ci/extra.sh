@@ -8,4 +8,4 @@ if [ -d internal/upload ]; then
   t "fuzz intake (15s)" go test -run '^$' -fuzz=FuzzIntake -fuzztime=15s ./internal/upload
 fi
 t "ops checks (nginx, promtool, backup)" bash .ci/ops.sh
-t "alerting (amtool routes, Prometheus → Alertmanager → email/webhook/chat end to end)" bash .ci/alerting.sh
+t "resilience: alert delivery ∥ PITR, backup verification, host hardening (issue 14)" bash .ci/resilience.sh

@@ -147,8 +147,8 @@ names=$( (grep -v '^[[:space:]]*#' deploy/prometheus/ludeng-alerts.yml; cat "$T/
 [ -n "$names" ] || fail "no ludeng_* metric found in the alert rules"
 for n in $names; do
   base=$(sed -E 's/_(bucket|count|sum)$//' <<<"$n")
-  if [[ $base == ludeng_backup_* ]]; then
-    grep -q "$base" deploy/backup/ludeng-backup.sh || fail "alert uses $n, which ludeng-backup.sh does not write"
+  if [[ $base == ludeng_backup_* || $base == ludeng_pitr_* ]]; then
+    grep -rqF "$base" deploy/backup deploy/pgbackrest || fail "alert uses $n, which no script in deploy/backup or deploy/pgbackrest writes"
   else
     grep -rqF --include='*.go' --exclude='*_test.go' "\"$base\"" internal || fail "alerts/dashboard use $n, which the code does not export (renamed?)"
   fi
@@ -164,15 +164,16 @@ ok "built ludeng"
 section "systemd units"
 if command -v systemd-analyze >/dev/null; then
   mkdir -p "$T/systemd"
-  for u in ludeng.service ludeng.socket ludeng-backup.service ludeng-backup.timer; do
-    sed -e "s#/usr/local/bin/ludeng#$T/bin/ludeng#" -e "s#/usr/local/lib/ludeng/ludeng-backup#$ROOT/deploy/backup/ludeng-backup.sh#" \
+  for u in ludeng.service ludeng.socket ludeng-backup.service ludeng-backup.timer ludeng-backup-verify.service ludeng-backup-verify.timer; do
+    sed -e "s#/usr/local/bin/ludeng#$T/bin/ludeng#" -e "s#/usr/local/lib/ludeng/ludeng-backup-verify#$ROOT/deploy/backup/ludeng-backup-verify.sh#" \
+      -e "s#/usr/local/lib/ludeng/ludeng-backup\$#$ROOT/deploy/backup/ludeng-backup.sh#" \
       "deploy/systemd/$u" > "$T/systemd/$u"
   done
-  (cd "$T/systemd" && systemd-analyze verify ludeng.service ludeng.socket ludeng-backup.service ludeng-backup.timer) > "$T/verify.out" 2>&1 \
+  (cd "$T/systemd" && systemd-analyze verify ludeng.service ludeng.socket ludeng-backup.service ludeng-backup.timer ludeng-backup-verify.service ludeng-backup-verify.timer) > "$T/verify.out" 2>&1 \
     || { cat "$T/verify.out" >&2; fail "systemd-analyze verify"; }
   # Unknown keys are only warnings (exit 0): any output is a failure.
   if [ -s "$T/verify.out" ]; then cat "$T/verify.out" >&2; fail "systemd-analyze verify printed warnings"; fi
-  ok "systemd-analyze verify: ludeng.service, ludeng.socket, ludeng-backup.service, ludeng-backup.timer"
+  ok "systemd-analyze verify: ludeng.service, ludeng.socket, ludeng-backup.{service,timer}, ludeng-backup-verify.{service,timer}"
   systemd-analyze security --offline=true "$T/systemd/ludeng.service" > "$T/security.out" 2>&1 || true
   score=$(grep -oE 'Overall exposure level for ludeng.service: [0-9.]+' "$T/security.out" | grep -oE '[0-9.]+$' || true)
   [ -n "$score" ] || { cat "$T/security.out" >&2; fail "systemd-analyze security --offline gave no score"; }
@@ -412,7 +413,8 @@ ok "kill -HUP (ExecReload) reloads the element pool, service keeps running"
 # --- backup while serving, then stop, wipe, restore -----------------------
 section "backup and restore (SQLite)"
 BK_ENV=(env LUDENG_DATA_DIR="$T/data" LUDENG_DATABASE_URL= LUDENG_BACKUP_DIR="$T/backups" LUDENG_BACKUP_KEEP=2
-  LUDENG_BACKUP_TEXTFILE_DIR="$T/textfile" LUDENG_BIN="$T/bin/ludeng" LUDENG_BACKUP_REMOTE="$T/offsite/")
+  LUDENG_BACKUP_TEXTFILE_DIR="$T/textfile" LUDENG_BIN="$T/bin/ludeng" LUDENG_BACKUP_REMOTE="$T/offsite/"
+  CREDENTIALS_DIRECTORY="$T/cred")
 "${BK_ENV[@]}" bash deploy/backup/ludeng-backup.sh > "$T/backup1.out" 2>&1 || { cat "$T/backup1.out" >&2; fail "backup of the running service failed"; }
 [ -f "$T/backups/latest/MANIFEST" ] || fail "no $T/backups/latest/MANIFEST after a backup"
 expect "MANIFEST engine" "$(sed -n 's/^engine=//p' "$T/backups/latest/MANIFEST")" sqlite

@@ -31,6 +31,13 @@
 #                               /var/lib/prometheus/node-exporter; empty = none)
 #   LUDENG_BACKUP_REMOTE        optional rsync destination (host:/path/ or a mount)
 #   LUDENG_BIN                  ludeng binary, for the version in MANIFEST
+#   CREDENTIALS_DIRECTORY       set by systemd's LoadCredential= (the backup unit
+#                               loads secret-key and ludeng.env): copied to config/
+#   LUDENG_BACKUP_CONFIG_FILES  further files for config/ (space-separated paths)
+#
+# MANIFEST (format 2) also records the row count of every table in the
+# database copy (rows.<table>=N), which ludeng-backup-verify and the restore
+# compare against.
 #
 # Exit status: 0 on success; non-zero with a message on stderr otherwise (the
 # textfile then says ludeng_backup_last_status 0 and keeps the previous
@@ -170,11 +177,48 @@ if [ "$rc" != 0 ] && [ "$rc" != 24 ]; then die "rsync of $DATA_DIR failed (exit 
 read -r FILES_COUNT FILES_BYTES < <(find "$WORK/files" -type f -printf '%s\n' | awk '{n++; b+=$1} END {print n+0, b+0}')
 log "files copied: $FILES_COUNT files, $FILES_BYTES bytes"
 
+# --- 2b. configuration and secrets -------------------------------------------
+# The secret key signs links and sessions: a restore without it logs everyone
+# out and breaks every signed link. Under systemd it is a credential outside
+# the data directory, so it is copied from CREDENTIALS_DIRECTORY.
+CONFIG_COUNT=0
+if [ -n "${CREDENTIALS_DIRECTORY:-}" ] && [ -d "$CREDENTIALS_DIRECTORY" ]; then
+  mkdir -p "$WORK/config"
+  for f in "$CREDENTIALS_DIRECTORY"/*; do
+    [ -f "$f" ] || continue
+    cp -L "$f" "$WORK/config/$(basename "$f")"
+    CONFIG_COUNT=$((CONFIG_COUNT + 1))
+  done
+fi
+for f in ${LUDENG_BACKUP_CONFIG_FILES:-}; do
+  [ -f "$f" ] || die "LUDENG_BACKUP_CONFIG_FILES: $f does not exist"
+  mkdir -p "$WORK/config"
+  cp -L "$f" "$WORK/config/$(basename "$f")"
+  CONFIG_COUNT=$((CONFIG_COUNT + 1))
+done
+if [ -s "$WORK/files/secret.key" ]; then SECRET_KEY=data-dir
+elif [ -s "$WORK/config/secret-key" ]; then SECRET_KEY=credential
+else
+  SECRET_KEY=missing
+  log "WARNING: no secret key in this backup (no secret.key in the data dir, no secret-key credential): back it up separately"
+fi
+
+# --- 2c. row counts of the copy --------------------------------------------------
+if [ "$ENGINE" = sqlite ]; then
+  sqlite3 "$WORK/ludeng.db" "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name" |
+    while IFS= read -r t; do echo "rows.$t=$(sqlite3 "$WORK/ludeng.db" "SELECT count(*) FROM \"$t\"")"; done > "$WORK/.rows"
+else
+  pg_restore --data-only --file=- "$WORK/ludeng.pgdump" |
+    awk '/^COPY [^ ]+ (\(.*\) )?FROM stdin;$/ {t = $2; n = 0; inb = 1; next}
+         inb && $0 == "\\." {print "rows." t "=" n; inb = 0; next}
+         inb {n++}' > "$WORK/.rows" || die "counting rows in the dump failed"
+fi
+
 # --- 3. manifest ---------------------------------------------------------
 version=unknown
 if [ -x "$LUDENG_BIN" ]; then version=$("$LUDENG_BIN" version 2>/dev/null | head -1 || echo unknown); fi
 {
-  echo "format=1"
+  echo "format=2"
   echo "created_at=$TS"
   echo "engine=$ENGINE"
   echo "database_file=$DB_FILE"
@@ -185,7 +229,11 @@ if [ -x "$LUDENG_BIN" ]; then version=$("$LUDENG_BIN" version 2>/dev/null | head
   echo "ludeng_version=$version"
   echo "host=$(hostname)"
   echo "data_dir=$DATA_DIR"
+  echo "secret_key=$SECRET_KEY"
+  echo "config_files=$CONFIG_COUNT"
+  cat "$WORK/.rows"
 } > "$WORK/MANIFEST"
+rm -f "$WORK/.rows"
 
 # --- 4. publish atomically -----------------------------------------------
 mv "$WORK" "$DEST/$TS"

@@ -15,6 +15,11 @@
 # Files: rsync --delete from the backup into LUDENG_DATA_DIR; files it would
 #   overwrite or delete are moved to pre-restore-<time>/files/ instead.
 #
+# Before anything is touched, ludeng-backup-verify checks the backup (blobs
+# re-hashed against their content address, row counts, results present); a
+# backup that fails is not restored. After the restore it checks the
+# restored data directory and database against the backup's MANIFEST.
+#
 # Afterwards start the service: `ludeng serve` applies any newer migrations
 # (or run `ludeng migrate up` by hand first). Delete pre-restore-* once the
 # restored service is verified.
@@ -22,7 +27,8 @@
 # Environment: LUDENG_DATA_DIR, LUDENG_DATABASE_URL, LUDENG_BACKUP_DIR,
 # LUDENG_BACKUP_DATABASE_URL (as for ludeng-backup), LUDENG_SERVICE_USER
 # (default ludeng: owner of restored files when run as root),
-# LUDENG_SERVICE_UNIT (default ludeng.service).
+# LUDENG_SERVICE_UNIT (default ludeng.service), LUDENG_VERIFY_BIN (default:
+# ludeng-backup-verify beside this script).
 set -euo pipefail
 umask 027
 
@@ -64,6 +70,17 @@ if [ -z "$DB_URL" ]; then target=sqlite; else target=postgres; fi
 have_sum=$(sha256sum "$BK/$db_file" | cut -d' ' -f1)
 [ "$have_sum" = "$want_sum" ] || die "checksum mismatch for $BK/$db_file: MANIFEST $want_sum, file $have_sum"
 
+here=$(cd "$(dirname "$0")" && pwd -P)
+VERIFY=${LUDENG_VERIFY_BIN:-}
+if [ -z "$VERIFY" ]; then
+  for v in "$here/ludeng-backup-verify" "$here/ludeng-backup-verify.sh"; do [ -f "$v" ] && { VERIFY=$v; break; }; done
+fi
+[ -n "$VERIFY" ] && [ -f "$VERIFY" ] || die "ludeng-backup-verify not found beside $0 (LUDENG_VERIFY_BIN)"
+# No metrics from here (they describe the scheduled check); a missing secret
+# key is reported, not fatal: it may come from its own backup.
+LUDENG_BACKUP_TEXTFILE_DIR="" LUDENG_VERIFY_SECRET_KEY=warn bash "$VERIFY" "$BK" \
+  || die "the backup failed verification (above); nothing was changed"
+
 if [ -d /run/systemd/system ] && command -v systemctl >/dev/null && systemctl is-active --quiet "$UNIT"; then
   die "$UNIT is running; stop it first (systemctl stop $UNIT)"
 fi
@@ -100,6 +117,12 @@ rsync -a --delete --backup --backup-dir="$ASIDE/files" \
   --exclude='/.readyz-*' --exclude='/pre-restore-*/' --exclude='/initial-admin-password' \
   "$BK/files/" "$DATA_DIR/" || die "rsync of the files failed"
 log "files restored ($(manifest files_count) files)"
+
+LUDENG_BACKUP_TEXTFILE_DIR="" bash "$VERIFY" --restored "$BK" \
+  || die "the restored data does not match the backup (above); the previous state is in $ASIDE"
+if [ -d "$BK/config" ]; then
+  log "the backup's config/ holds $(cd "$BK/config" && ls | tr '\n' ' ')— on a new host copy them to /etc/ludeng/ (ludeng.env) and /etc/ludeng/credentials/ (mode 0600)"
+fi
 
 if [ "$(id -u)" = 0 ] && id "$SERVICE_USER" >/dev/null 2>&1; then
   chown -R "$SERVICE_USER:$SERVICE_USER" "$DATA_DIR"
