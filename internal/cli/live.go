@@ -52,10 +52,18 @@ func (a *app) openLive(ctx context.Context) error {
 		hub = h
 	}
 	h, err := ws.NewHandler(wcfg, ws.Deps{Source: a.api.LiveSource(), Hub: hub, Authenticate: httpapi.LiveAuthenticator,
+		Recheck: a.api.LiveRecheck, IsHTTPS: httpapi.RequestIsHTTPS,
 		Logger: a.logger.With(slog.String("component", "ws")), Registerer: a.registry, Stopping: a.api.Stopping()})
 	if err != nil {
 		return &exitError{code: 2, err: err}
 	}
+	// A user's rights notice goes through the same hub as batch events, so
+	// sockets of a disabled, demoted or logged-out user close on every node.
+	a.api.OnRightsChanged(func(userID string) {
+		if err := hub.Publish(context.Background(), ws.RightsKey(userID), 0); err != nil {
+			a.logger.Warn("publishing a rights change to live connections failed", slog.Any("error", err))
+		}
+	})
 	a.api.EnableLive(h)
 	a.live = h
 	return nil

@@ -177,6 +177,7 @@ func (s *Server) handleAdminUpdateUser(w http.ResponseWriter, r *http.Request) e
 	if err != nil {
 		return err
 	}
+	s.notifyRights(id)
 	return writeJSON(w, http.StatusOK, adminUserJSON(u))
 }
 

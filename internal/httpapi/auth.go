@@ -10,6 +10,7 @@ import (
 	"github.com/ludeng/ludeng/internal/auth"
 	"github.com/ludeng/ludeng/internal/config"
 	"github.com/ludeng/ludeng/internal/fault"
+	"github.com/ludeng/ludeng/internal/signedurl"
 	"github.com/ludeng/ludeng/internal/store"
 )
 
@@ -99,6 +100,21 @@ func (s *Server) resolve(r *http.Request) (*Principal, error) {
 		return nil, err
 	}
 	return &Principal{User: u, SessionHash: h}, nil
+}
+
+// linkUser checks a signed link on r and returns the user it acts for. A
+// disabled user, or a generation the user has since bumped (logout
+// everywhere, password change, disable), voids it.
+func (s *Server) linkUser(r *http.Request, signer signedurl.Signer) (*store.User, error) {
+	uid, gen, err := signer.Verify(r.URL.Path, r.URL.Query())
+	if err != nil {
+		return nil, err
+	}
+	u, err := s.db.UserByID(r.Context(), uid)
+	if err != nil || u.Disabled || u.LinkGeneration != gen {
+		return nil, signedurl.ErrInvalid
+	}
+	return u, nil
 }
 
 func (s *Server) audit(r *http.Request, tx *store.Tx, action, targetType, targetID string, detail map[string]any) error {
@@ -202,7 +218,28 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) error {
 		if err := s.db.DeleteSession(r.Context(), p.SessionHash); err != nil {
 			return err
 		}
+		s.notifyRights(p.User.ID)
 	}
+	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
+		SameSite: http.SameSiteLaxMode, Secure: clientFrom(r.Context()).HTTPS})
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// handleLogoutAll ends every session of the caller and voids the signed
+// links handed out so far; API tokens are revoked one by one.
+func (s *Server) handleLogoutAll(w http.ResponseWriter, r *http.Request) error {
+	u := UserFrom(r.Context())
+	err := s.db.InTx(r.Context(), func(tx *store.Tx) error {
+		if err := s.db.LogoutAll(r.Context(), tx, u.ID); err != nil {
+			return err
+		}
+		return s.audit(r, tx, "auth.logout_all", "user", u.ID, nil)
+	})
+	if err != nil {
+		return err
+	}
+	s.notifyRights(u.ID)
 	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
 		SameSite: http.SameSiteLaxMode, Secure: clientFrom(r.Context()).HTTPS})
 	w.WriteHeader(http.StatusNoContent)
@@ -251,17 +288,19 @@ func (s *Server) handleChangePassword(w http.ResponseWriter, r *http.Request) er
 	if err != nil {
 		return err
 	}
-	return s.db.InTx(r.Context(), func(tx *store.Tx) error {
+	err = s.db.InTx(r.Context(), func(tx *store.Tx) error {
 		// UpdateUser revokes every session and token; the caller signs in again.
 		if _, err := s.db.UpdateUser(r.Context(), tx, u.ID, store.UserUpdate{PasswordHash: &hash}); err != nil {
 			return err
 		}
-		if err := s.audit(r, tx, "user.password_change", "user", u.ID, nil); err != nil {
-			return err
-		}
-		w.WriteHeader(http.StatusNoContent)
-		return nil
+		return s.audit(r, tx, "user.password_change", "user", u.ID, nil)
 	})
+	if err != nil {
+		return err
+	}
+	s.notifyRights(u.ID)
+	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 func (s *Server) handleListTokens(w http.ResponseWriter, r *http.Request) error {
@@ -342,6 +381,7 @@ func (s *Server) handleRevokeToken(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
+	s.notifyRights(t.UserID)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -29,13 +29,9 @@ func contentURLs(imageID string) map[string]string {
 func (a *batchAPI) viewer(r *http.Request) (*store.User, error) {
 	q := r.URL.Query()
 	if signedurl.Present(q) {
-		uid, err := a.d.Signer.Verify(r.URL.Path, q)
+		u, err := a.s.linkUser(r, a.d.Signer)
 		if err != nil {
 			return nil, err
-		}
-		u, err := a.s.db.UserByID(r.Context(), uid)
-		if err != nil || u.Disabled {
-			return nil, signedurl.ErrInvalid
 		}
 		liftDeadlines(r)
 		return u, nil
@@ -70,7 +66,8 @@ func (a *batchAPI) link(w http.ResponseWriter, r *http.Request) error {
 	if req.GroupID != "" {
 		path = "/api/v1/batches/" + b.ID + "/groups/" + req.GroupID + "/download"
 	}
-	q, exp := a.d.Signer.Sign(path, "", UserFrom(r.Context()).ID, ttl)
+	u := UserFrom(r.Context())
+	q, exp := a.d.Signer.Sign(path, "", u.ID, u.LinkGeneration, ttl)
 	link := path + "?" + q.Encode()
 	if a.s.cfg.BaseURL != "" {
 		link = a.s.cfg.BaseURL + link

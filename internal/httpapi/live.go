@@ -32,6 +32,31 @@ func LiveAuthenticator(r *http.Request) (string, bool, error) {
 	return u.ID, u.Role == store.RoleAdmin, nil
 }
 
+// LiveRecheck resolves a WebSocket's credentials again (ws.Deps.Recheck):
+// the session or token must still be valid and the user enabled.
+func (s *Server) LiveRecheck(r *http.Request) (string, bool, error) {
+	p, err := s.resolve(r)
+	if err != nil {
+		return "", false, err
+	}
+	return p.User.ID, p.User.IsAdmin(), nil
+}
+
+// RequestIsHTTPS reports whether the client used HTTPS, as resolved through
+// the trusted proxies (ws.Deps.IsHTTPS).
+func RequestIsHTTPS(r *http.Request) bool { return clientFrom(r.Context()).HTTPS }
+
+// OnRightsChanged registers fn, called after a user's sessions, tokens,
+// role or enabled state changed (the live server publishes it to every
+// node so open sockets re-check their credentials).
+func (s *Server) OnRightsChanged(fn func(userID string)) { s.rightsHook = fn }
+
+func (s *Server) notifyRights(userID string) {
+	if s.rightsHook != nil {
+		s.rightsHook(userID)
+	}
+}
+
 // LiveSource reads the batch event log for the WebSocket stream: snapshots
 // are GET /api/v1/batches/{id}'s view, events the stored log with the
 // pipeline's types mapped to the protocol's kinds (docs/live-progress.md).

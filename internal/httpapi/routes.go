@@ -50,6 +50,7 @@ func (s *Server) coreRoutes() []Route {
 		{Method: "GET", Path: "/api/v1/openapi.json", Access: Public, Handle: s.handleOpenAPI},
 		{Method: "POST", Path: "/api/v1/auth/login", Access: Public, Handle: s.handleLogin, NoRateLimit: true},
 		{Method: "POST", Path: "/api/v1/auth/logout", Access: Authenticated, Handle: s.handleLogout},
+		{Method: "POST", Path: "/api/v1/auth/logout-all", Access: Authenticated, Handle: s.handleLogoutAll},
 		{Method: "GET", Path: "/api/v1/auth/me", Access: Authenticated, Handle: s.handleMe},
 		{Method: "PUT", Path: "/api/v1/auth/password", Access: Authenticated, Handle: s.handleChangePassword},
 		{Method: "GET", Path: "/api/v1/auth/tokens", Access: Authenticated, Handle: s.handleListTokens},

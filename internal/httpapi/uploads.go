@@ -188,12 +188,9 @@ func (s *Server) handleUploadContent(w http.ResponseWriter, r *http.Request) err
 	q := r.URL.Query()
 	var viewer *store.User
 	if signedurl.Present(q) {
-		uid, err := s.uploads.Signer.Verify(r.URL.Path, q)
-		if err != nil {
+		var err error
+		if viewer, err = s.linkUser(r, s.uploads.Signer); err != nil {
 			return err
-		}
-		if viewer, err = s.db.UserByID(r.Context(), uid); err != nil || viewer.Disabled {
-			return signedurl.ErrInvalid
 		}
 	} else {
 		p, err := s.resolve(r)
@@ -275,7 +272,8 @@ func (s *Server) handleUploadLink(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	path := "/api/v1/uploads/" + u.ID + "/content"
-	q, exp := s.uploads.Signer.Sign(path, req.Size, UserFrom(r.Context()).ID, ttl)
+	me := UserFrom(r.Context())
+	q, exp := s.uploads.Signer.Sign(path, req.Size, me.ID, me.LinkGeneration, ttl)
 	link := path + "?" + q.Encode()
 	if s.cfg.BaseURL != "" {
 		link = s.cfg.BaseURL + link

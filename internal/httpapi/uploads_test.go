@@ -279,6 +279,18 @@ func TestUploadServeRangeETagAndLinks(t *testing.T) {
 		require.Equal(t, http.StatusGone, res.status)
 		require.Equal(t, "link_expired", res.json(t)["code"])
 
+		// Logging out everywhere voids the links handed out so far.
+		res = c.do("POST", "/api/v1/uploads/"+id+"/links", map[string]string{"expires_in": "1h"})
+		require.Equal(t, http.StatusCreated, res.status, string(res.body))
+		link = res.json(t)["url"].(string)
+		require.Equal(t, http.StatusOK, anon.do("GET", link, nil).status)
+		require.Equal(t, http.StatusNoContent, c.do("POST", "/api/v1/auth/logout-all", nil).status)
+		require.Equal(t, http.StatusUnauthorized, c.do("GET", "/api/v1/auth/me", nil).status, "the session is gone too")
+		res = anon.do("GET", link, nil)
+		require.Equal(t, http.StatusForbidden, res.status)
+		require.Equal(t, "link_invalid", res.json(t)["code"])
+		c = b.login(t, "op")
+
 		// Delete: the record goes, other users' copies of the same bytes stay.
 		require.Equal(t, http.StatusNotFound, other.do("DELETE", "/api/v1/uploads/"+id, nil).status)
 		require.Equal(t, http.StatusNoContent, c.do("DELETE", "/api/v1/uploads/"+id, nil).status)

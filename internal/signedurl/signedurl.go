@@ -1,8 +1,11 @@
 // Package signedurl makes and checks expiring links: an HMAC-SHA256 over the
 // path, the query that selects the content, the expiry and the user the link
-// acts for, keyed with LUDENG_SECRET_KEY. A link grants read access to one
-// resource until it expires, without a session (for sharing and for
-// download managers that do not carry cookies).
+// acts for, and that user's link generation, keyed with LUDENG_SECRET_KEY. A
+// link grants read access to one resource until it expires, without a
+// session (for sharing and for download managers that do not carry cookies).
+// The generation lets the user void every link at once: logging out
+// everywhere, a password change and disabling the account bump it, and the
+// caller compares it with the user's current one.
 package signedurl
 
 import (
@@ -38,23 +41,32 @@ func (s Signer) now() time.Time {
 	return s.Now()
 }
 
-func (s Signer) mac(path, selector, userID string, exp int64) string {
+// mac signs a link. Version 1 links (before generations) had no "g"
+// parameter; they are still accepted, as generation 0, until they expire.
+func (s Signer) mac(path, selector, userID string, exp int64, gen string) string {
 	h := hmac.New(sha256.New, s.Key)
-	h.Write([]byte("ludeng-link-v1\n" + path + "\n" + selector + "\n" + userID + "\n" + strconv.FormatInt(exp, 10)))
+	if gen == "" {
+		h.Write([]byte("ludeng-link-v1\n" + path + "\n" + selector + "\n" + userID + "\n" + strconv.FormatInt(exp, 10)))
+	} else {
+		h.Write([]byte("ludeng-link-v2\n" + path + "\n" + selector + "\n" + userID + "\n" + strconv.FormatInt(exp, 10) + "\n" + gen))
+	}
 	return base64.RawURLEncoding.EncodeToString(h.Sum(nil))
 }
 
-// Sign returns the query (exp, uid, sig, plus selector as "size" when set)
-// that makes path readable as userID until now+ttl.
-func (s Signer) Sign(path, selector, userID string, ttl time.Duration) (url.Values, time.Time) {
+// Sign returns the query (exp, uid, g, sig, plus selector as "size" when
+// set) that makes path readable as userID, at link generation gen, until
+// now+ttl.
+func (s Signer) Sign(path, selector, userID string, gen int64, ttl time.Duration) (url.Values, time.Time) {
 	exp := s.now().Add(ttl).Truncate(time.Second)
+	g := strconv.FormatInt(gen, 10)
 	q := url.Values{}
 	if selector != "" {
 		q.Set("size", selector)
 	}
 	q.Set("exp", strconv.FormatInt(exp.Unix(), 10))
 	q.Set("uid", userID)
-	q.Set("sig", s.mac(path, selector, userID, exp.Unix()))
+	q.Set("g", g)
+	q.Set("sig", s.mac(path, selector, userID, exp.Unix(), g))
 	return q, exp
 }
 
@@ -62,19 +74,27 @@ func (s Signer) Sign(path, selector, userID string, ttl time.Duration) (url.Valu
 // Verify it instead of asking for a session).
 func Present(q url.Values) bool { return q.Get("sig") != "" }
 
-// Verify checks q for path and returns the user the link acts for.
-func (s Signer) Verify(path string, q url.Values) (userID string, err error) {
+// Verify checks q for path and returns the user the link acts for and the
+// link generation it was signed at; the caller must refuse the link
+// (ErrInvalid) when that is not the user's current generation.
+func (s Signer) Verify(path string, q url.Values) (userID string, gen int64, err error) {
 	exp, err := strconv.ParseInt(q.Get("exp"), 10, 64)
 	if err != nil {
-		return "", ErrInvalid
+		return "", 0, ErrInvalid
+	}
+	g := q.Get("g")
+	if g != "" {
+		if gen, err = strconv.ParseInt(g, 10, 64); err != nil {
+			return "", 0, ErrInvalid
+		}
 	}
 	uid := q.Get("uid")
-	want := s.mac(path, q.Get("size"), uid, exp)
+	want := s.mac(path, q.Get("size"), uid, exp, g)
 	if !hmac.Equal([]byte(want), []byte(q.Get("sig"))) {
-		return "", ErrInvalid
+		return "", 0, ErrInvalid
 	}
 	if s.now().Unix() > exp {
-		return "", ErrExpired
+		return "", 0, ErrExpired
 	}
-	return uid, nil
+	return uid, gen, nil
 }

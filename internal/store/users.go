@@ -22,15 +22,17 @@ const (
 
 // User is an account. PasswordHash is never serialised.
 type User struct {
-	ID                  string    `json:"id"`
-	Username            string    `json:"username"`
-	PasswordHash        string    `json:"-"`
-	Role                string    `json:"role"`
-	Disabled            bool      `json:"disabled"`
-	DailyBudgetMicros   *int64    `json:"-"`
-	MonthlyBudgetMicros *int64    `json:"-"`
-	CreatedAt           time.Time `json:"created_at"`
-	UpdatedAt           time.Time `json:"updated_at"`
+	ID                  string `json:"id"`
+	Username            string `json:"username"`
+	PasswordHash        string `json:"-"`
+	Role                string `json:"role"`
+	Disabled            bool   `json:"disabled"`
+	DailyBudgetMicros   *int64 `json:"-"`
+	MonthlyBudgetMicros *int64 `json:"-"`
+	// LinkGeneration is carried by every signed link; bumping it voids them.
+	LinkGeneration int64     `json:"-"`
+	CreatedAt      time.Time `json:"created_at"`
+	UpdatedAt      time.Time `json:"updated_at"`
 }
 
 // IsAdmin reports whether the user has the admin role.
@@ -39,13 +41,13 @@ func (u *User) IsAdmin() bool { return u.Role == RoleAdmin }
 // NewID returns a new UUIDv7 string: time-ordered, so ids double as cursors.
 func NewID() string { return uuid.Must(uuid.NewV7()).String() }
 
-const userCols = "id, username, password_hash, role, disabled, daily_budget_micros, monthly_budget_micros, created_at, updated_at"
+const userCols = "id, username, password_hash, role, disabled, daily_budget_micros, monthly_budget_micros, created_at, updated_at, link_generation"
 
 func scanUser(row interface{ Scan(...any) error }) (*User, error) {
 	var u User
 	var daily, monthly sql.NullInt64
 	var created, updated int64
-	if err := row.Scan(&u.ID, &u.Username, &u.PasswordHash, &u.Role, &u.Disabled, &daily, &monthly, &created, &updated); err != nil {
+	if err := row.Scan(&u.ID, &u.Username, &u.PasswordHash, &u.Role, &u.Disabled, &daily, &monthly, &created, &updated, &u.LinkGeneration); err != nil {
 		return nil, notFound(err)
 	}
 	if daily.Valid {
@@ -62,7 +64,7 @@ func scanUser(row interface{ Scan(...any) error }) (*User, error) {
 func (db *DB) CreateUser(ctx context.Context, tx *Tx, username, passwordHash, role string) (*User, error) {
 	now := db.now().UTC()
 	u := &User{ID: NewID(), Username: username, PasswordHash: passwordHash, Role: role, CreatedAt: now, UpdatedAt: now}
-	_, err := db.exec(ctx, tx, "INSERT INTO users ("+userCols+") VALUES ($1, $2, $3, $4, $5, NULL, NULL, $6, $6)",
+	_, err := db.exec(ctx, tx, "INSERT INTO users ("+userCols+") VALUES ($1, $2, $3, $4, $5, NULL, NULL, $6, $6, 0)",
 		u.ID, u.Username, u.PasswordHash, u.Role, false, micros(now))
 	if isUniqueViolation(err) {
 		return nil, fault.Newf(fault.Conflict, "username_taken", "The username %q is already taken.", username).With("username", username)
@@ -170,11 +172,23 @@ func nullInt(p *int64) any {
 }
 
 func (db *DB) revokeAll(ctx context.Context, tx *Tx, userID string) error {
-	if _, err := db.exec(ctx, tx, "DELETE FROM sessions WHERE user_id = $1", userID); err != nil {
-		return fmt.Errorf("revoke sessions: %w", err)
+	if err := db.LogoutAll(ctx, tx, userID); err != nil {
+		return err
 	}
 	if _, err := db.exec(ctx, tx, "UPDATE api_tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL", micros(db.now()), userID); err != nil {
 		return fmt.Errorf("revoke tokens: %w", err)
+	}
+	return nil
+}
+
+// LogoutAll ends every browser session of the user and voids the signed
+// links handed out so far (API tokens stay; they are revoked one by one).
+func (db *DB) LogoutAll(ctx context.Context, tx *Tx, userID string) error {
+	if _, err := db.exec(ctx, tx, "DELETE FROM sessions WHERE user_id = $1", userID); err != nil {
+		return fmt.Errorf("revoke sessions: %w", err)
+	}
+	if _, err := db.exec(ctx, tx, "UPDATE users SET link_generation = link_generation + 1 WHERE id = $1", userID); err != nil {
+		return fmt.Errorf("bump link generation: %w", err)
 	}
 	return nil
 }

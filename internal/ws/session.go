@@ -51,6 +51,7 @@ var (
 	reasonLifetime    = closeReason{StatusMaxLifetime, "maximum lifetime: reconnect with after_seq", "lifetime"}
 	reasonHubClosed   = closeReason{websocket.StatusServiceRestart, "event hub closed: reconnect with after_seq", "hub_closed"}
 	reasonUnsupported = closeReason{websocket.StatusUnsupportedData, "text messages only", "unsupported_data"}
+	reasonRevoked     = closeReason{StatusRightsChanged, "credentials revoked or rights changed: sign in again", "rights_changed"}
 )
 
 type subState struct {
@@ -68,6 +69,9 @@ type session struct {
 	conn    *websocket.Conn
 	userID  string
 	isAdmin bool
+	// recheck re-resolves the connection's credentials (nil: never).
+	recheck func(ctx context.Context) (userID string, isAdmin bool, err error)
+	rights  chan struct{} // capacity 1: the user's rights notice arrived
 
 	ctx    context.Context // ends when run returns
 	cancel context.CancelFunc
@@ -90,12 +94,53 @@ type session struct {
 func newSession(h *Handler, conn *websocket.Conn, userID string, isAdmin bool) *session {
 	return &session{
 		h: h, conn: conn, userID: userID, isAdmin: isAdmin,
-		out:   make(chan []byte, h.cfg.SendBuffer),
-		inbox: make(chan []byte, 8),
-		subs:  make(map[string]*subState),
-		wake:  make(chan struct{}, 1),
-		dirty: make(map[string]int64),
-		dead:  make(chan struct{}),
+		out:    make(chan []byte, h.cfg.SendBuffer),
+		inbox:  make(chan []byte, 8),
+		subs:   make(map[string]*subState),
+		wake:   make(chan struct{}, 1),
+		dirty:  make(map[string]int64),
+		dead:   make(chan struct{}),
+		rights: make(chan struct{}, 1),
+	}
+}
+
+// stillAllowed re-resolves the credentials. It ends the session when they
+// no longer hold, belong to someone else, or lost the admin role the
+// connection was opened with (admin-only subscriptions must not survive a
+// demotion); a promotion simply applies from the next subscribe.
+func (s *session) stillAllowed() bool {
+	if s.recheck == nil {
+		return true
+	}
+	uid, admin, err := s.recheck(s.ctx)
+	if err != nil && fault.KindOf(err) != fault.Unauthenticated && fault.KindOf(err) != fault.NotFound {
+		// The store is down: keep the connection; the next check decides.
+		s.h.log.Warn("websocket rights re-check failed", slog.Any("error", err))
+		return true
+	}
+	if err != nil || uid != s.userID || (s.isAdmin && !admin) {
+		s.fail(reasonRevoked)
+		return false
+	}
+	s.isAdmin = admin
+	return true
+}
+
+// watchRights wakes the loop when the user's rights notice arrives on the hub
+// (published on every node by disable, demote, password change, logout and
+// token revocation).
+func (s *session) watchRights(ctx context.Context) {
+	defer s.wg.Done()
+	sub, err := s.h.deps.Hub.Subscribe(ctx, RightsKey(s.userID))
+	if err != nil {
+		return
+	}
+	defer sub.Close()
+	for range sub.C() {
+		select {
+		case s.rights <- struct{}{}:
+		default:
+		}
 	}
 }
 
@@ -111,10 +156,11 @@ func (s *session) fail(r closeReason) {
 // request context, cancelled with the server's BaseContext at shutdown.
 func (s *session) run(reqCtx context.Context) closeReason {
 	s.ctx, s.cancel = context.WithCancel(context.WithoutCancel(reqCtx))
-	s.wg.Add(3)
+	s.wg.Add(4)
 	go s.reader()
 	go s.writer()
 	go s.pinger()
+	go s.watchRights(s.ctx)
 
 	s.loop(reqCtx)
 
@@ -160,6 +206,8 @@ func (s *session) loop(reqCtx context.Context) {
 			s.handle(raw)
 		case <-s.wake:
 			s.catchUpDirty() // may drop a subscription whose store read failed
+		case <-s.rights:
+			s.stillAllowed()
 		}
 		if hadSubs && len(s.subs) == 0 {
 			idle.Reset(s.h.cfg.IdleTimeout) // idle counts from the last subscription's end
@@ -314,6 +362,9 @@ func (s *session) subscribe(batchID string, afterSeq *int64) {
 	s.unsubscribe(batchID) // a repeated subscribe restarts with a fresh snapshot
 	if len(s.subs) >= s.h.cfg.MaxSubscriptions {
 		_ = s.sendError(batchID, "too_many_subscriptions", "Too many subscriptions on one connection.")
+		return
+	}
+	if !s.stillAllowed() {
 		return
 	}
 	ok, err := s.h.deps.Source.CanRead(s.ctx, s.userID, s.isAdmin, batchID)

@@ -21,6 +21,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -72,6 +73,9 @@ const (
 	StatusIdleTimeout websocket.StatusCode = 4001
 	// StatusMaxLifetime: the connection reached Config.MaxLifetime; reconnect with after_seq.
 	StatusMaxLifetime websocket.StatusCode = 4002
+	// StatusRightsChanged: the credentials were revoked, the user disabled or
+	// demoted; sign in again before reconnecting.
+	StatusRightsChanged websocket.StatusCode = 4003
 )
 
 // Defaults.
@@ -86,6 +90,7 @@ const (
 	DefaultMaxSubscriptions = 32
 	DefaultReplayPage       = 500
 	DefaultReadLimit        = 4 << 10 // client messages are tiny
+	DefaultMaxConnsPerUser  = 16      // a few tabs and scripts per user; refuses connection floods
 )
 
 // Config configures the handler. Zero values select the defaults.
@@ -118,15 +123,19 @@ type Config struct {
 	ReplayPage int
 	// ReadLimit is the largest client message in bytes (default 4 KiB).
 	ReadLimit int64
+	// MaxConnsPerUser caps one user's open connections on this node
+	// (default 16); more are refused with 429. Env LUDENG_WS_MAX_CONNS_PER_USER.
+	MaxConnsPerUser int
 }
 
 // ConfigFromEnv reads the LUDENG_WS_* variables; baseURL is LUDENG_BASE_URL.
 func ConfigFromEnv(env *config.Env, baseURL string) Config {
 	c := Config{
-		PingInterval: env.Duration("LUDENG_WS_PING_INTERVAL", DefaultPingInterval),
-		IdleTimeout:  env.Duration("LUDENG_WS_IDLE_TIMEOUT", DefaultIdleTimeout),
-		MaxLifetime:  env.Duration("LUDENG_WS_MAX_LIFETIME", DefaultMaxLifetime),
-		SendBuffer:   env.Int("LUDENG_WS_SEND_BUFFER", DefaultSendBuffer, 16, 1<<16),
+		PingInterval:    env.Duration("LUDENG_WS_PING_INTERVAL", DefaultPingInterval),
+		IdleTimeout:     env.Duration("LUDENG_WS_IDLE_TIMEOUT", DefaultIdleTimeout),
+		MaxLifetime:     env.Duration("LUDENG_WS_MAX_LIFETIME", DefaultMaxLifetime),
+		SendBuffer:      env.Int("LUDENG_WS_SEND_BUFFER", DefaultSendBuffer, 16, 1<<16),
+		MaxConnsPerUser: env.Int("LUDENG_WS_MAX_CONNS_PER_USER", DefaultMaxConnsPerUser, 1, 1<<16),
 	}
 	if baseURL != "" {
 		if o, err := originOf(baseURL); err == nil {
@@ -160,6 +169,9 @@ func (c *Config) setDefaults() {
 	if c.ReadLimit == 0 {
 		c.ReadLimit = DefaultReadLimit
 	}
+	if c.MaxConnsPerUser == 0 {
+		c.MaxConnsPerUser = DefaultMaxConnsPerUser
+	}
 }
 
 func (c Config) validate() error {
@@ -186,6 +198,15 @@ type Deps struct {
 	Hub Hub
 	// Authenticate identifies the user of the upgrade request.
 	Authenticate Authenticator
+	// Recheck resolves the upgrade request's credentials again (session or
+	// token still valid, user still enabled, current role). It runs on every
+	// subscribe and whenever the user's rights notice arrives; an error
+	// closes the connection with 4003. Nil keeps the rights of connect time.
+	Recheck Authenticator
+	// IsHTTPS reports whether the request reached the service over HTTPS
+	// (directly or through a trusted proxy); the origin check compares the
+	// scheme too. Nil means r.TLS != nil.
+	IsHTTPS func(r *http.Request) bool
 	// Logger defaults to a discarding logger.
 	Logger *slog.Logger
 	// Registerer receives the handler's metrics; nil registers nothing.
@@ -208,7 +229,15 @@ type Handler struct {
 	log    *slog.Logger
 	m      metrics
 	active tracker // upgraded connections still being served
+
+	connsMu sync.Mutex
+	conns   map[string]int // open connections per user
 }
+
+// RightsKey is the hub key whose notices mean "this user's sessions, tokens
+// or role changed": every connection of the user re-checks its credentials.
+// Hub keys are otherwise batch ids (UUIDs), which never contain ':'.
+func RightsKey(userID string) string { return "rights:" + userID }
 
 // tracker counts live connections. Unlike sync.WaitGroup it allows an Add
 // racing with a Wait (an upgrade that began just before shutdown).
@@ -266,6 +295,12 @@ var (
 	ErrShuttingDown = fault.New(fault.Unavailable, "shutting_down",
 		"The server is restarting. Reconnect in a moment.")
 	errUnauthenticated = fault.New(fault.Unauthenticated, "unauthenticated", "Sign in first.")
+	// ErrTooManyConnections: the user already has MaxConnsPerUser open.
+	ErrTooManyConnections = func() *fault.Error {
+		e := fault.New(fault.RateLimited, "too_many_connections", "Too many live connections for this user; close a tab or retry later.")
+		e.RetryAfter = 5
+		return e
+	}()
 )
 
 // NewHandler validates cfg and registers the handler's metrics.
@@ -283,6 +318,9 @@ func NewHandler(cfg Config, deps Deps) (*Handler, error) {
 	if deps.Now == nil {
 		deps.Now = time.Now
 	}
+	if deps.IsHTTPS == nil {
+		deps.IsHTTPS = func(r *http.Request) bool { return r.TLS != nil }
+	}
 	if deps.Stopping == nil {
 		deps.Stopping = make(chan struct{})
 	}
@@ -290,7 +328,7 @@ func NewHandler(cfg Config, deps Deps) (*Handler, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	h := &Handler{cfg: cfg, deps: deps, log: log, m: metrics{
+	h := &Handler{cfg: cfg, deps: deps, log: log, conns: map[string]int{}, m: metrics{
 		connections: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "ludeng_ws_connections",
 			Help: "Open WebSocket connections.",
@@ -354,6 +392,11 @@ func (h *Handler) Serve(w http.ResponseWriter, r *http.Request) error {
 		return ErrShuttingDown
 	default:
 	}
+	if !h.reserveConn(userID) {
+		h.m.refused.WithLabelValues("per_user_limit").Inc()
+		return ErrTooManyConnections.With("max_connections", h.cfg.MaxConnsPerUser)
+	}
+	defer h.releaseConn(userID)
 	// The origin was verified above (or the request carries a bearer token).
 	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
 	if err != nil {
@@ -366,10 +409,31 @@ func (h *Handler) Serve(w http.ResponseWriter, r *http.Request) error {
 	h.m.connections.Inc()
 	defer h.m.connections.Dec()
 	s := newSession(h, conn, userID, isAdmin)
+	if h.deps.Recheck != nil {
+		s.recheck = func(ctx context.Context) (string, bool, error) { return h.deps.Recheck(r.WithContext(ctx)) }
+	}
 	reason := s.run(r.Context())
 	h.m.closes.WithLabelValues(reason.label).Inc()
 	h.log.Debug("websocket closed", slog.String("user_id", userID), slog.String("reason", reason.label))
 	return nil
+}
+
+func (h *Handler) reserveConn(userID string) bool {
+	h.connsMu.Lock()
+	defer h.connsMu.Unlock()
+	if h.conns[userID] >= h.cfg.MaxConnsPerUser {
+		return false
+	}
+	h.conns[userID]++
+	return true
+}
+
+func (h *Handler) releaseConn(userID string) {
+	h.connsMu.Lock()
+	defer h.connsMu.Unlock()
+	if h.conns[userID]--; h.conns[userID] <= 0 {
+		delete(h.conns, userID)
+	}
 }
 
 // Wait blocks until every upgraded connection has been closed, or ctx ends.
@@ -382,7 +446,8 @@ func isBearer(r *http.Request) bool {
 }
 
 // originAllowed accepts no Origin (non-browser clients; browsers always send
-// one on WebSocket handshakes), the request's own host, and AllowedOrigins.
+// one on WebSocket handshakes), the request's own origin (scheme, host and
+// port: http://host is another origin than https://host), and AllowedOrigins.
 func (h *Handler) originAllowed(r *http.Request) bool {
 	origin := r.Header.Get("Origin")
 	if origin == "" {
@@ -392,8 +457,11 @@ func (h *Handler) originAllowed(r *http.Request) bool {
 	if err != nil {
 		return false
 	}
-	u, _ := url.Parse(o)
-	if strings.EqualFold(u.Host, r.Host) {
+	scheme := "http"
+	if h.deps.IsHTTPS(r) {
+		scheme = "https"
+	}
+	if self, err := originOf(scheme + "://" + r.Host); err == nil && self == o {
 		return true
 	}
 	for _, a := range h.cfg.AllowedOrigins {
@@ -404,7 +472,8 @@ func (h *Handler) originAllowed(r *http.Request) bool {
 	return false
 }
 
-// originOf returns the lower-case scheme://host[:port] of raw.
+// originOf returns the lower-case scheme://host[:port] of raw, without the
+// scheme's default port, so "https://a" and "https://a:443" compare equal.
 func originOf(raw string) (string, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
@@ -413,7 +482,11 @@ func originOf(raw string) (string, error) {
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return "", fmt.Errorf("not an http(s) origin: %q", raw)
 	}
-	return strings.ToLower(u.Scheme + "://" + u.Host), nil
+	host := u.Host
+	if p := u.Port(); (u.Scheme == "http" && p == "80") || (u.Scheme == "https" && p == "443") {
+		host = strings.TrimSuffix(host, ":"+p)
+	}
+	return strings.ToLower(u.Scheme + "://" + host), nil
 }
 
 // writeProblem is the fallback refusal body when Deps.WriteError is nil.
@@ -431,6 +504,11 @@ func writeProblem(w http.ResponseWriter, err error) {
 			status = http.StatusServiceUnavailable
 		case fault.NotFound:
 			status = http.StatusNotFound
+		case fault.RateLimited:
+			status = http.StatusTooManyRequests
+			if fe.RetryAfter > 0 {
+				w.Header().Set("Retry-After", strconv.Itoa(fe.RetryAfter))
+			}
 		}
 	}
 	w.Header().Set("Content-Type", "application/problem+json")

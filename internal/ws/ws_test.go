@@ -105,6 +105,9 @@ type testBundle struct {
 	reg      *prometheus.Registry
 	stopping chan struct{}
 	stop     func()
+	// revoked users fail the re-check (as a disabled user or a revoked
+	// session would); demoted users re-check as non-admins.
+	revoked, demoted sync.Map
 }
 
 // authenticate: "Authorization: Bearer <user>" or cookie "session=<user>";
@@ -159,13 +162,24 @@ func setupHub(t *testing.T, cfg ws.Config, kind string) *testBundle {
 	src := newFakeSource(hub)
 	stopping := make(chan struct{})
 	cfg.AllowedOrigins = append(cfg.AllowedOrigins, "https://ludeng.example.com")
+	b := &testBundle{src: src, hub: hub, reg: reg, stopping: stopping}
+	recheck := func(r *http.Request) (string, bool, error) {
+		user, admin, err := authenticate(r)
+		if _, gone := b.revoked.Load(user); gone {
+			return "", false, fault.New(fault.Unauthenticated, "unauthenticated", "revoked")
+		}
+		if _, demoted := b.demoted.Load(user); demoted {
+			admin = false
+		}
+		return user, admin, err
+	}
 	h, err := ws.NewHandler(cfg, ws.Deps{
-		Source: src, Hub: hub, Authenticate: authenticate, Registerer: reg, Stopping: stopping,
+		Source: src, Hub: hub, Authenticate: authenticate, Recheck: recheck, Registerer: reg, Stopping: stopping,
 	})
 	require.NoError(t, err)
 	srv := httptest.NewServer(h)
 	var once sync.Once
-	b := &testBundle{h: h, srv: srv, src: src, hub: hub, reg: reg, stopping: stopping}
+	b.h, b.srv = h, srv
 	b.stop = func() { once.Do(func() { close(stopping) }) }
 	t.Cleanup(func() {
 		b.stop()
@@ -442,9 +456,10 @@ func TestUnsubscribe(t *testing.T) {
 	require.Equal(t, "snapshot", read(t, c).Type)
 	send(t, c, map[string]any{"type": "unsubscribe", "batch_id": "a"})
 	// The unsubscribe is processed before the next message: wait until the
-	// hub has one subscription left, then write to both batches.
+	// hub has one batch subscription left (plus the connection's rights
+	// subscription), then write to both batches.
 	eventually(t, func() bool {
-		return metricValue(t, b.reg, "ludeng_ws_hub_subscriptions", "") == 1
+		return metricValue(t, b.reg, "ludeng_ws_hub_subscriptions", "") == 2
 	}, "unsubscribed")
 	b.src.append(t, "a", "progress", 1)
 	b.src.append(t, "b", "progress", 1)
@@ -463,6 +478,8 @@ func TestOriginCheck(t *testing.T) {
 		{"cross-site cookie upgrade refused", http.Header{"Cookie": {"session=alice"}, "Origin": {"https://evil.example"}}, http.StatusForbidden},
 		{"null origin refused", http.Header{"Cookie": {"session=alice"}, "Origin": {"null"}}, http.StatusForbidden},
 		{"same host", http.Header{"Cookie": {"session=alice"}, "Origin": {b.srv.URL}}, 0},
+		{"same host over another scheme", http.Header{"Cookie": {"session=alice"}, "Origin": {strings.Replace(b.srv.URL, "http://", "https://", 1)}}, http.StatusForbidden},
+		{"same host name, another port", http.Header{"Cookie": {"session=alice"}, "Origin": {"http://127.0.0.1:1"}}, http.StatusForbidden},
 		{"LUDENG_BASE_URL origin", http.Header{"Cookie": {"session=alice"}, "Origin": {"https://ludeng.example.com"}}, 0},
 		{"no origin (non-browser client)", http.Header{"Cookie": {"session=alice"}}, 0},
 		{"bearer token from anywhere", http.Header{"Authorization": {"Bearer alice"}, "Origin": {"https://evil.example"}}, 0},
@@ -482,6 +499,57 @@ func TestOriginCheck(t *testing.T) {
 			require.Error(t, err)
 			require.Equal(t, tt.wantStatus, resp.StatusCode)
 			require.Equal(t, "application/problem+json", resp.Header.Get("Content-Type"))
+		})
+	}
+}
+
+func TestConnectionsPerUserAreCapped(t *testing.T) {
+	t.Parallel()
+	b := setup(t, ws.Config{MaxConnsPerUser: 3})
+	for i := 0; i < 3; i++ {
+		b.dial(t, "alice")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	_, resp, err := websocket.Dial(ctx, b.url(), &websocket.DialOptions{
+		HTTPHeader: http.Header{"Cookie": {"session=alice"}, "Origin": {b.srv.URL}}})
+	require.Error(t, err)
+	require.Equal(t, http.StatusTooManyRequests, resp.StatusCode)
+	// Another user is not affected.
+	b.dial(t, "bob")
+}
+
+// A revoked user's socket closes when the rights notice arrives on the hub,
+// and a subscribe re-checks the credentials even without a notice.
+func TestRightsAreRecheckedOnLiveSockets(t *testing.T) {
+	t.Parallel()
+	for _, kind := range hubKinds() {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			b := setupHub(t, ws.Config{}, kind)
+			b.src.addBatch("a", "alice")
+			c := b.dial(t, "alice")
+			subscribe(t, c, "a", nil)
+			require.Equal(t, "snapshot", read(t, c).Type)
+			b.revoked.Store("alice", true)
+			require.NoError(t, b.hub.Publish(context.Background(), ws.RightsKey("alice"), 0))
+			require.Equal(t, ws.StatusRightsChanged, readClose(t, c))
+
+			b.src.addBatch("m", "mallory")
+			c = b.dial(t, "mallory")
+			subscribe(t, c, "m", nil)
+			require.Equal(t, "snapshot", read(t, c).Type)
+			b.revoked.Store("mallory", true) // no notice: the next subscribe finds out
+			subscribe(t, c, "m", nil)
+			require.Equal(t, ws.StatusRightsChanged, readClose(t, c))
+
+			// A demoted admin's socket closes too: it may hold others' batches.
+			c = b.dial(t, "admin1")
+			subscribe(t, c, "a", nil)
+			require.Equal(t, "snapshot", read(t, c).Type)
+			b.demoted.Store("admin1", true)
+			require.NoError(t, b.hub.Publish(context.Background(), ws.RightsKey("admin1"), 0))
+			require.Equal(t, ws.StatusRightsChanged, readClose(t, c))
 		})
 	}
 }
