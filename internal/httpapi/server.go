@@ -151,7 +151,7 @@ type Server struct {
 	extra     []Route
 	// rightsHook is told when a user's credentials or role changed.
 	rightsHook func(userID string)
-	handler   http.Handler
+	handler    http.Handler
 	// dummyHash is verified against when the user does not exist, so a
 	// failed login costs the same time either way.
 	dummyHash string
