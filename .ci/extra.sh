@@ -9,3 +9,4 @@ if [ -d internal/upload ]; then
 fi
 t "ops checks (nginx, promtool, backup)" bash .ci/ops.sh
 t "resilience: alert delivery ∥ PITR, backup verification, host hardening (issue 14)" bash .ci/resilience.sh
+t "scene plausibility audit (500 plans + broken fixture)" bash .ci/audit.sh

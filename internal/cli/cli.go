@@ -51,6 +51,7 @@ Usage:
   ludeng user token --name NAME [--expires 90d]
   ludeng user budget --name NAME [--daily X] [--monthly Y]   set budgets ("none" removes)
   ludeng pool validate [DIR] | import [DIR] | export DIR
+  ludeng pool audit [--plans N] [--seed S] [--json] [DIR]   plan N batches and check plausibility
   ludeng plan --user NAME --groups N [--seed S] [--json] …
   ludeng fake-providers [--listen ADDR]   serve fake Gemini/OpenRouter/OpenAI/kie/DeepSeek APIs (tests, demos)
   ludeng cleanup [--dry-run] [--json]   remove stale temp files, orphaned blobs, expired results

@@ -26,6 +26,8 @@ const (
 	poleMetres   = 6   // a typical village solar street light pole
 	cameraMetres = 1.6 // eye level
 	lensMM       = 35  // a natural, slightly wide documentary lens
+	// maxCuesChars bounds the place cues (English characters).
+	maxCuesChars = 80
 )
 
 func (x *index) facts(c Combination) (*facts, error) {
@@ -208,7 +210,11 @@ func (f *facts) cues() []pool.Term {
 	}
 	built := append(append([]pool.Term(nil), f.region.Architecture...), f.region.Landmarks...)
 	if len(built) > 0 {
-		out = append(out, built[(n/7)%len(built)])
+		b := built[(n/7)%len(built)]
+		// Two long cues crowd the prompt; one is enough then.
+		if len(out) == 0 || len(out[0].EN)+len(b.EN) <= maxCuesChars {
+			out = append(out, b)
+		}
 	}
 	return out
 }
@@ -277,9 +283,9 @@ func lightZH(v VariantSpec) (timeLine, weatherLine string) {
 // product.
 func (f *facts) promptEN(v VariantSpec) string {
 	var b strings.Builder
-	b.WriteString("Photorealistic vertical 3:4 photo for a social-media post about a solar street light.\n")
-	b.WriteString("Product, top priority: the street light from the reference photo, exactly unchanged (shape, proportions, colours, solar panel, lamp head, logo); when lit, its own light colour. No added text.\n")
-	fmt.Fprintf(&b, "Framing: the light is the hero, about two thirds of the frame height, on a %d m pole beside %s; panel facing open sky, unshaded; camera %.1f m high, %d mm lens.\n",
+	b.WriteString("Photorealistic vertical 3:4 photo, social-media ad for a solar street light.\n")
+	b.WriteString("Product first: the street light from the reference photo, unchanged (shape, proportions, colours, panel, lamp head, logo); when lit, its own light colour. No text.\n")
+	fmt.Fprintf(&b, "Framing: the light is the hero, 2/3 of the frame height, %d m pole beside %s; panel facing open sky; camera %.1f m, %d mm lens.\n",
 		poleMetres, f.road.EN, cameraMetres, lensMM)
 	cues := f.cues()
 	fmt.Fprintf(&b, "Place: %s, China; %s.\n", f.placeNameEN(), joinEN(termsEN(cues)))
@@ -290,7 +296,7 @@ func (f *facts) promptEN(v VariantSpec) string {
 		for i, e := range f.elements {
 			els[i] = e.EN
 		}
-		fmt.Fprintf(&b, "Also in view, smaller than the light and not blocking it: %s.\n", joinEN(els))
+		fmt.Fprintf(&b, "Also in view, smaller, not blocking the light: %s.\n", joinEN(els))
 	}
 	t, w := lightEN(v)
 	fmt.Fprintf(&b, "Time of day: %s.\nWeather: %s.", t, w)
@@ -300,9 +306,9 @@ func (f *facts) promptEN(v VariantSpec) string {
 // promptZH is the same structure written for Chinese image models.
 func (f *facts) promptZH(v VariantSpec) string {
 	var b strings.Builder
-	b.WriteString("竖版3:4写实照片，用于太阳能路灯的社交媒体推广。\n")
-	b.WriteString("产品（最重要）：使用参考照片中的路灯，外形、比例、颜色、太阳能板、灯头和标志完全不变；亮灯时保持其自身灯光颜色；不加任何文字。\n")
-	fmt.Fprintf(&b, "构图：路灯是画面主角，约占画面高度的三分之二，立在%s旁约%d米高的灯杆上；太阳能板朝向开阔天空、无遮挡；相机高%.1f米，%d毫米镜头。\n",
+	b.WriteString("竖版3:4写实照片，太阳能路灯社交媒体广告。\n")
+	b.WriteString("产品优先：使用参考照片中的路灯，外形、比例、颜色、太阳能板、灯头和标志完全不变；亮灯时保持其自身灯光颜色；不加文字。\n")
+	fmt.Fprintf(&b, "构图：路灯是主角，占画面高度约三分之二，立在%s旁，灯杆约%d米；太阳能板朝向开阔天空；相机高%.1f米，%d毫米镜头。\n",
 		f.road.ZH, poleMetres, cameraMetres, lensMM)
 	fmt.Fprintf(&b, "地点：%s；%s。\n", f.placeNameZH(), strings.Join(termsZH(f.cues()), "、"))
 	_, mZH := f.monthState()
@@ -312,7 +318,7 @@ func (f *facts) promptZH(v VariantSpec) string {
 		for i, e := range f.elements {
 			els[i] = e.ZH
 		}
-		fmt.Fprintf(&b, "画面中还有（比路灯小，不遮挡路灯）：%s。\n", strings.Join(els, "、"))
+		fmt.Fprintf(&b, "画面中还有（较小，不遮挡路灯）：%s。\n", strings.Join(els, "、"))
 	}
 	t, w := lightZH(v)
 	fmt.Fprintf(&b, "时间：%s。\n天气：%s。", t, w)

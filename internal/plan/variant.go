@@ -168,9 +168,8 @@ type phrase struct {
 var timePhrases = map[string]phrase{
 	TimeMorning: {"early morning", "清晨", "low sun from the side; the lamp is off", "太阳低斜从侧面照来；路灯未亮"},
 	TimeNoon:    {"midday", "正午", "the lamp is off", "路灯未亮"},
-	TimeEvening: {"dusk", "黄昏", "just after sunset; the lamp has just come on in its own light colour", "日落之后；路灯刚亮起，保持其自身灯光颜色"},
-	TimeNight: {"night", "夜晚", "the lamp is on and lights the road in its own light colour; surroundings dimly visible",
-		"路灯亮着，以其自身灯光颜色照亮路面；周围景物隐约可见"},
+	TimeEvening: {"dusk", "黄昏", "just after sunset; the lamp has just come on", "日落之后；路灯刚亮起"},
+	TimeNight:   {"night", "夜晚", "the lamp is on, lighting the road; surroundings dim", "路灯亮着，照亮路面；周围景物昏暗"},
 }
 
 var weatherPhrases = map[string]phrase{
@@ -178,7 +177,7 @@ var weatherPhrases = map[string]phrase{
 	WeatherOvercast:  {"overcast", "阴", "even grey cloud, soft diffuse light", "灰云均匀，光线柔和漫射"},
 	WeatherLightRain: {"light rain", "小雨", "fine rain, wet road reflecting the light", "细雨，湿润的路面映着灯光"},
 	WeatherLightSnow: {"light snow", "小雪", "light snow falling, fresh snow on the ground", "小雪飘落，地面覆盖新雪"},
-	WeatherFrost:     {"frosty clear", "霜冻晴夜", "frosty still air under a clear sky, white hoarfrost on grass and roofs, dry ground", "晴朗无风，草叶和屋顶上结着白霜，地面干燥"},
+	WeatherFrost:     {"frosty clear", "霜冻晴夜", "frosty clear air, white hoarfrost on grass and roofs", "晴朗无风，草叶和屋顶上结着白霜"},
 	WeatherClear:     {"clear and dry", "晴朗干燥", "clear dry air, dry ground", "空气干爽，地面干燥"},
 }
 
