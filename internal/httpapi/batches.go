@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/ludeng/ludeng/internal/blob"
@@ -218,10 +217,8 @@ func (a *batchAPI) list(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	f := store.BatchFilter{UserID: UserFrom(r.Context()).ID, Mode: q.Get("mode"), Cursor: q.Get("cursor"), Limit: limit}
 	// status=running,paused: any of several states.
-	for _, st := range strings.Split(q.Get("status"), ",") {
-		if st = strings.TrimSpace(st); st != "" {
-			f.Statuses = append(f.Statuses, st)
-		}
+	if f.Statuses, err = listFilter(q, "status"); err != nil {
+		return err
 	}
 	for _, k := range []string{"province", "county", "road", "q"} {
 		if v := q.Get(k); v != "" {

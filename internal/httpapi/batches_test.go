@@ -6,6 +6,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -392,6 +393,16 @@ func TestBatchManualXingtai(t *testing.T) {
 			require.Equal(t, http.StatusOK, res.status, tc.query)
 			require.Len(t, res.json(t)["items"], tc.want, tc.query)
 		}
+		// A filter list is capped (it was a 500 at 33,000 values on SQLite).
+		res = c.do("GET", "/api/v1/batches?status="+strings.Repeat("x,", 33000), nil)
+		require.Equal(t, http.StatusOK, res.status, "repeated values count once")
+		many := make([]string, 17)
+		for i := range many {
+			many[i] = fmt.Sprintf("s%d", i)
+		}
+		res = c.do("GET", "/api/v1/batches?status="+strings.Join(many, ","), nil)
+		require.Equal(t, http.StatusUnprocessableEntity, res.status, string(res.body))
+		require.Equal(t, "too_many_filter_values", res.json(t)["code"])
 		item := c.do("GET", "/api/v1/batches", nil).json(t)["items"].([]any)[0].(map[string]any)
 		require.Equal(t, map[string]any{"done": 4.0, "total": 4.0, "succeeded": 4.0, "failed": 0.0}, item["progress"])
 

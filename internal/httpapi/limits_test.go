@@ -1,7 +1,9 @@
 package httpapi_test
 
 import (
+	"bytes"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -106,4 +108,20 @@ func TestTokenLifetimeAndNames(t *testing.T) {
 		res := alice.do("POST", "/api/v1/auth/tokens", map[string]string{"name": name})
 		require.Equal(t, http.StatusBadRequest, res.status, "%q: %s", name, res.body)
 	}
+}
+
+// TestSecretPathIsNotLogged: the kie callback carries its secret in the path
+// (kie calls a URL we give it); the access log shows the route pattern.
+func TestSecretPathIsNotLogged(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	api := httpapi.New(httpapi.Config{DataDir: t.TempDir()}, httpapi.Deps{DB: storetest.Open(t, store.SQLite), Logger: logger})
+	api.AddRoutes(httpapi.Route{Method: "POST", Path: "/api/v1/hooks/test/{secret}", Access: httpapi.Public, NoCSRF: true,
+		Handle: func(w http.ResponseWriter, r *http.Request) error { w.WriteHeader(http.StatusNoContent); return nil }})
+	rec := httptest.NewRecorder()
+	api.Handler().ServeHTTP(rec, httptest.NewRequest("POST", "/api/v1/hooks/test/s3cr3t-value", nil))
+	require.Equal(t, http.StatusNoContent, rec.Code)
+	require.Contains(t, buf.String(), "path=/api/v1/hooks/test/{secret}")
+	require.NotContains(t, buf.String(), "s3cr3t-value")
 }

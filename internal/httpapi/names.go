@@ -1,8 +1,11 @@
 package httpapi
 
 import (
+	"net/url"
 	"strings"
 	"unicode"
+
+	"github.com/ludeng/ludeng/internal/fault"
 )
 
 // unsafeNameRune reports characters a display name must not hold: control
@@ -22,3 +25,27 @@ func unsafeNameRune(r rune) bool {
 
 // safeName reports whether s may be stored as a user-chosen name.
 func safeName(s string) bool { return strings.IndexFunc(s, unsafeNameRune) < 0 }
+
+// maxFilterValues caps a comma-separated list filter (status=a,b,…). A
+// filter becomes one SQL parameter per value, and SQLite allows 32,766 per
+// statement: without a cap, a long list is a 500 instead of a 4xx.
+const maxFilterValues = 16
+
+// listFilter splits a comma-separated query value into distinct, non-empty
+// values, refusing more than maxFilterValues with 422 too_many_filter_values.
+func listFilter(q url.Values, name string) ([]string, error) {
+	var out []string
+	seen := map[string]bool{}
+	for _, v := range strings.Split(q.Get(name), ",") {
+		if v = strings.TrimSpace(v); v == "" || seen[v] {
+			continue
+		}
+		if len(out) == maxFilterValues {
+			return nil, fault.Newf(fault.Unprocessable, "too_many_filter_values", "%s takes at most %d values.", name, maxFilterValues).
+				With("parameter", name).With("max_values", maxFilterValues)
+		}
+		seen[v] = true
+		out = append(out, v)
+	}
+	return out, nil
+}
