@@ -328,3 +328,61 @@ func TestRenderDuringLatency(t *testing.T) {
 	require.Equal(t, 400, status)
 	require.Equal(t, []string{"sleep 2s"}, events)
 }
+
+// TestLoadAndAccountLimits: the fake measures what a client sends (most
+// calls in flight, most calls in any minute) and, like the real API,
+// refuses calls over the account's limits with a 429.
+func TestLoadAndAccountLimits(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	_, url := newTest(t, Options{StaticImages: true, Latency: Latency{Base: Duration(150 * time.Millisecond)}, Now: clock,
+		Limits: map[string]AccountLimits{"gemini": {Concurrency: 3, PerMinute: 7}}})
+	key := map[string]string{"x-goog-api-key": "k"}
+	req := `{"contents":[{"parts":[{"text":"noon"}]}]}`
+	call := func() int {
+		s, _ := do(t, http.MethodPost, url+"/v1beta/models/m:generateContent", key, req)
+		return s
+	}
+	load := func() Load {
+		_, body := do(t, http.MethodGet, url+"/_fake/load", nil, "")
+		var l map[string]Load
+		require.NoError(t, json.Unmarshal(body, &l))
+		return l["gemini"]
+	}
+	// Four at once against a concurrency of 3: one is refused.
+	codes := make([]int, 4)
+	var wg sync.WaitGroup
+	for i := range codes {
+		wg.Go(func() { codes[i] = call() })
+	}
+	wg.Wait()
+	n429 := 0
+	for _, c := range codes {
+		if c == 429 {
+			n429++
+		}
+	}
+	require.Equal(t, 1, n429, codes)
+	l := load()
+	require.Equal(t, Load{Calls: 4, MaxConcurrency: 4, MaxPerMinute: 4, Rejected: 1}, l)
+
+	// Three more in the same minute reach 7; the eighth is over.
+	for range 3 {
+		require.Equal(t, 200, call())
+	}
+	require.Equal(t, 429, call())
+	require.Equal(t, 8, load().MaxPerMinute)
+	// A minute later the window has room again, and the maximum stays.
+	advance(time.Minute)
+	require.Equal(t, 200, call())
+	l = load()
+	require.Equal(t, 8, l.MaxPerMinute)
+	require.Equal(t, 2, l.Rejected)
+	require.Zero(t, l.InFlight)
+	// GETs (model listing) are not main calls.
+	do(t, http.MethodGet, url+"/v1beta/models", key, "")
+	require.Equal(t, 9, load().Calls)
+}

@@ -45,6 +45,10 @@ type Options struct {
 	// KieCallbackDelay is how long after createTask a task finishes by
 	// itself and the callback (if any) is POSTed; 0 = only polls advance it.
 	KieCallbackDelay Duration `json:"kie_callback_delay,omitempty"`
+	// Limits are account limits per API ({"gemini":{"concurrency":4,
+	// "per_minute":20}}): calls over them are answered with the API's 429,
+	// as the real service does, and counted in Load.Rejected.
+	Limits map[string]AccountLimits `json:"limits,omitempty"`
 	// Seed makes failure injection and latency reproducible.
 	Seed uint64 `json:"seed,omitempty"`
 

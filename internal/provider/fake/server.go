@@ -11,6 +11,7 @@
 //
 //	POST /_fake/scenarios  {"api":"gemini","steps":["503","503","ok"]}  script the next main calls
 //	GET  /_fake/stats      {"gemini":{"ok":1,"503":2},…}                calls per API and outcome
+//	GET  /_fake/load       {"gemini":{"max_concurrency":4,"max_per_minute":20,…}}  see Load
 //	POST /_fake/reset                                                   clear scripts, stats, tasks
 //	GET/POST /_fake/config                                              read/replace Options (JSON)
 //
@@ -58,6 +59,7 @@ type Server struct {
 	rng     *rand.Rand
 	scripts map[string][]step
 	stats   map[string]map[string]int
+	load    map[string]*loadState
 	tasks   map[string]*kieTask
 	files   map[string]blob
 	static  map[string]blob
@@ -109,6 +111,7 @@ func (s *Server) Reset() {
 	}
 	s.tasks = map[string]*kieTask{}
 	s.files = map[string]blob{}
+	s.load = map[string]*loadState{}
 }
 
 var stepRe = regexp.MustCompile(`^(ok|200|slow|500|502|503|504|429|429_bare|quota|timeout|malformed|no_image|blocked|blocked_output|model_not_found|auth|location|bad_request|fail|fail_safety|never|code[0-9]{3}|empty|resource|invalid_json)(?::([0-9.]+[a-zµ]*s))?$`)
@@ -227,6 +230,9 @@ func (s *Server) count(api, outcome string) {
 // after the render, if that takes longer), not after latency + render.
 func (s *Server) begin(r *http.Request, api string, prepare ...func(step)) (step, bool) {
 	st, d := s.next(api)
+	if r.Context().Value(overLimitKey{}) != nil {
+		st = step{name: "429"} // the account's limits were broken: the real API refuses
+	}
 	o := s.options()
 	if st.name == "slow" {
 		d += st.delay
@@ -255,20 +261,23 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	api, rest := route(r.URL.Path)
+	var serve func(http.ResponseWriter, *http.Request, string)
 	switch api {
 	case "gemini":
-		s.gemini(w, r, rest)
+		serve = s.gemini
 	case "openrouter":
-		s.openRouter(w, r, rest)
+		serve = s.openRouter
 	case "openai":
-		s.openAI(w, r, rest)
+		serve = s.openAI
 	case "kie":
-		s.kie(w, r, rest)
+		serve = s.kie
 	case "deepseek":
-		s.deepSeek(w, r, rest)
+		serve = s.deepSeek
 	default:
 		http.NotFound(w, r)
+		return
 	}
+	s.tracked(api, r, func(r *http.Request) { serve(w, r, rest) })
 }
 
 // route maps a path to its API and the API-relative path.
@@ -327,6 +336,8 @@ func (s *Server) control(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"pending": pending})
 	case r.URL.Path == "/_fake/stats" && r.Method == http.MethodGet:
 		writeJSON(w, http.StatusOK, s.Stats())
+	case r.URL.Path == "/_fake/load" && r.Method == http.MethodGet:
+		writeJSON(w, http.StatusOK, s.Loads())
 	case r.URL.Path == "/_fake/reset" && r.Method == http.MethodPost:
 		s.Reset()
 		writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
