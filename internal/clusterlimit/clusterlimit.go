@@ -209,7 +209,7 @@ func (l *Limiter) release(slot int64) {
 	// back now rather than after the lease.
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if _, err := l.db.ExecContext(ctx, "DELETE FROM limit_slots WHERE id = $1", slot); err != nil {
+	if _, err := l.db.ExecContext(ctx, "SELECT ludeng_limit_release($1)", slot); err != nil {
 		l.log.Warn("cluster limit: release failed; the slot lapses with its lease", slog.Int64("slot", slot), slog.Any("error", err))
 	}
 }
@@ -222,8 +222,7 @@ func (l *Limiter) renew(ctx context.Context) error {
 	if n == 0 {
 		return nil
 	}
-	_, err := l.db.ExecContext(ctx, `UPDATE limit_slots SET expires_at = (extract(epoch FROM clock_timestamp()) * 1000000)::BIGINT + $1
-		WHERE holder = $2`, l.opts.Lease.Microseconds(), l.holder)
+	_, err := l.db.ExecContext(ctx, "SELECT ludeng_limit_renew($1, $2)", l.holder, l.opts.Lease.Milliseconds())
 	return err
 }
 

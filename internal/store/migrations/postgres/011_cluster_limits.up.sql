@@ -48,6 +48,10 @@ DECLARE
     win BIGINT;
     free_at BIGINT;
 BEGIN
+    -- Grants are short-lived bookkeeping: losing the last few milliseconds
+    -- of them in a database crash costs nothing, while waiting for the WAL
+    -- flush of every grant costs a disk sync per generation call.
+    PERFORM set_config('synchronous_commit', 'off', true);
     PERFORM pg_advisory_xact_lock(hashtextextended('ludeng_limit:' || p_name, 0));
     now_us := (extract(epoch FROM clock_timestamp()) * 1000000)::BIGINT;
     slot_id := 0;
@@ -86,5 +90,21 @@ BEGIN
     IF p_rpm > 0 OR p_rph > 0 OR p_ipm > 0 OR p_iph > 0 THEN
         INSERT INTO limit_events (name, at, requests, images) VALUES (p_name, now_us, 1, p_images);
     END IF;
+END;
+$$ LANGUAGE plpgsql;
+
+-- Release and lease renewal, without waiting for the WAL flush either.
+CREATE FUNCTION ludeng_limit_release(p_id BIGINT) RETURNS VOID AS $$
+BEGIN
+    PERFORM set_config('synchronous_commit', 'off', true);
+    DELETE FROM limit_slots WHERE id = p_id;
+END;
+$$ LANGUAGE plpgsql;
+
+CREATE FUNCTION ludeng_limit_renew(p_holder TEXT, p_lease_ms BIGINT) RETURNS VOID AS $$
+BEGIN
+    PERFORM set_config('synchronous_commit', 'off', true);
+    UPDATE limit_slots SET expires_at = (extract(epoch FROM clock_timestamp()) * 1000000)::BIGINT + p_lease_ms * 1000
+        WHERE holder = p_holder;
 END;
 $$ LANGUAGE plpgsql;

@@ -1,0 +1,371 @@
+#!/usr/bin/env bash
+# Scale-out acceptance (issue 15), with real parts only (the AI API is the
+# fake, speaking Gemini's wire format):
+#   - SeaweedFS `weed` (built once from its Go module, cached by version in
+#     $(go env GOPATH)/bin) serves S3 on loopback; the blob store conformance
+#     suite runs on it (and must run, not skip);
+#   - three `ludeng serve` nodes share one PostgreSQL database and one bucket,
+#     behind nginx (deploy/nginx/ludeng.conf with deploy/nginx/upstream-3nodes.conf);
+#   - the fake Gemini enforces account limits of 20 images a minute and 4
+#     calls at once, and records what it saw (GET /_fake/load);
+#   - two batches (a 12-group one and a smaller one) are submitted through
+#     nginx at once; while `hey` reads the API through nginx, node 2 is killed
+#     with SIGKILL mid-batch; it is restarted later.
+# Checks: both batches end succeeded with one result per image; the fake saw
+# at most 4 calls in flight and 20 in any minute and refused none; the
+# non-2xx answers of hey are at most node 2's requests in flight at the kill;
+# every image downloads from every node with the same bytes; every node's zip
+# holds the same files with the same content.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PATH:/usr/local/go/bin:/usr/sbin:/sbin"
+case " ${GOFLAGS:-} " in *" -buildvcs="*) ;; *) export GOFLAGS="${GOFLAGS:-} -buildvcs=false" ;; esac
+START=$(date +%s)
+
+bash .ci/packages.sh nginx curl jq hey unzip openssl postgresql-client
+
+WEED_MODULE=github.com/seaweedfs/seaweedfs
+WEED_VERSION=v0.0.0-20261109003541-7506e5f91cd6
+GROUPS_A=${SCALE_GROUPS_A:-12}
+GROUPS_B=${SCALE_GROUPS_B:-6}
+# Ports of issue 15's range (PROTOCOL.md): weed 21510–21513 (+10000 for its
+# gRPC), nodes 21520–21522, nginx 21530/21531, fake providers 21540.
+P_MASTER=21510 P_VOLUME=21511 P_FILER=21512 P_S3=21513
+NODE_PORTS=(21520 21521 21522)
+P_HTTPS=21530 P_HTTP=21531 P_FAKE=21540
+HOST=ludeng.example.com
+BUCKET=ludeng-scale
+
+T=$(mktemp -d /tmp/ludeng-scale.XXXXXX)
+PIDS=()
+NODE_PIDS=("" "" "")
+PG_DB="ludeng_i15_scale_$$"
+cleanup() {
+  local rc=$?
+  for p in "${NODE_PIDS[@]}" "${PIDS[@]}"; do
+    [ -n "$p" ] && kill "$p" 2>/dev/null || true
+  done
+  for p in "${NODE_PIDS[@]}" "${PIDS[@]}"; do
+    [ -n "$p" ] && wait "$p" 2>/dev/null || true
+  done
+  psql -h /var/run/postgresql -d postgres -qc "DROP DATABASE IF EXISTS $PG_DB" >/dev/null 2>&1 || true
+  if [ "$rc" != 0 ]; then
+    echo "--- scale.sh failed; last lines of the logs:" >&2
+    for f in "$T"/*.log "$T"/nginx/logs/error.log; do
+      [ -f "$f" ] && { echo "== $f" >&2; tail -n 20 "$f" >&2; }
+    done
+  fi
+  rm -rf "$T"
+  exit "$rc"
+}
+trap cleanup EXIT
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+ok() { echo "ok   $*"; }
+section() { echo "--- $* ($(( $(date +%s) - START ))s)"; }
+wait_port() { # wait_port PORT WHAT PID [TRIES]
+  for _ in $(seq 1 "${4:-150}"); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
+    kill -0 "$3" 2>/dev/null || fail "$2 exited during start-up"
+    sleep 0.1
+  done
+  fail "$2 does not listen on port $1"
+}
+for p in $P_MASTER $P_VOLUME $P_FILER $P_S3 "${NODE_PORTS[@]}" $P_HTTPS $P_HTTP $P_FAKE; do
+  if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then fail "port $p is already in use"; fi
+done
+
+# --- weed -------------------------------------------------------------------
+section "SeaweedFS"
+WEED="$(go env GOPATH)/bin/weed-$WEED_VERSION"
+if [ ! -x "$WEED" ]; then
+  # The module's go.mod has replace directives, so `go install mod@version`
+  # refuses it; build it as the main module from the downloaded source.
+  echo "building weed $WEED_VERSION (once; cached as $WEED)"
+  dir=$(cd "$T" && go mod download -json "$WEED_MODULE@$WEED_VERSION" | jq -r .Dir)
+  [ -d "$dir" ] || fail "go mod download $WEED_MODULE@$WEED_VERSION"
+  cp -r "$dir" "$T/weedsrc" && chmod -R u+w "$T/weedsrc"
+  mkdir -p "$(dirname "$WEED")"
+  (cd "$T/weedsrc" && go build -o "$WEED.tmp" ./weed) && mv "$WEED.tmp" "$WEED"
+  rm -rf "$T/weedsrc"
+fi
+"$WEED" version 2>&1 | head -n 1
+ACCESS_KEY="scale$RANDOM$RANDOM"
+SECRET_KEY="$(openssl rand -hex 20)"
+mkdir -p "$T/weed" "$T/cred"
+printf '%s' "$ACCESS_KEY" > "$T/cred/s3-access-key"
+printf '%s' "$SECRET_KEY" > "$T/cred/s3-secret-key"
+cat > "$T/s3.json" <<EOF
+{"identities":[{"name":"ludeng","credentials":[{"accessKey":"$ACCESS_KEY","secretKey":"$SECRET_KEY"}],
+  "actions":["Admin","Read","Write","List","Tagging"]}]}
+EOF
+"$WEED" server -ip=127.0.0.1 -ip.bind=127.0.0.1 -dir="$T/weed" \
+  -master.port=$P_MASTER -master.volumeSizeLimitMB=64 -volume.port=$P_VOLUME -volume.max=20 \
+  -filer -filer.port=$P_FILER -s3 -s3.port=$P_S3 -s3.config="$T/s3.json" > "$T/weed.log" 2>&1 &
+PIDS+=($!)
+wait_port $P_S3 "weed s3" "${PIDS[-1]}" 300
+ok "weed server with S3 on 127.0.0.1:$P_S3"
+
+section "blob store conformance on S3"
+export LUDENG_TEST_S3_ENDPOINT="http://127.0.0.1:$P_S3" LUDENG_TEST_S3_BUCKET=ludeng-conformance
+export LUDENG_TEST_S3_ACCESS_KEY_ID="$ACCESS_KEY" LUDENG_TEST_S3_SECRET_ACCESS_KEY="$SECRET_KEY"
+go test -count=1 -v -run 'TestConformance' ./internal/blob > "$T/conformance.out" 2>&1 || { cat "$T/conformance.out" >&2; fail "blob conformance"; }
+grep -q -- '--- PASS: TestConformanceS3 ' "$T/conformance.out" || { cat "$T/conformance.out" >&2; fail "TestConformanceS3 did not run"; }
+grep -q -- '--- PASS: TestConformanceLocal ' "$T/conformance.out" || fail "TestConformanceLocal did not run"
+if grep -q -- '--- SKIP' "$T/conformance.out"; then grep -- '--- SKIP' "$T/conformance.out" >&2; fail "a conformance test skipped"; fi
+ok "conformance: $(grep -c -- '    --- PASS: TestConformanceS3/' "$T/conformance.out") subtests pass on S3 (SeaweedFS), $(grep -c -- '    --- PASS: TestConformanceLocal/' "$T/conformance.out") on local disk"
+
+# --- build, database, fake -------------------------------------------------
+section "build"
+mkdir -p "$T/bin"
+go build -o "$T/bin/ludeng" ./cmd/ludeng
+psql -h /var/run/postgresql -d postgres -qc "CREATE DATABASE $PG_DB"
+DB_URL="postgres:///$PG_DB?host=/var/run/postgresql"
+
+"$T/bin/ludeng" fake-providers --fake-listen "127.0.0.1:$P_FAKE" > "$T/fake.log" 2>&1 &
+PIDS+=($!)
+wait_port $P_FAKE "fake providers" "${PIDS[-1]}"
+FAKE="http://127.0.0.1:$P_FAKE"
+# The account: 20 images a minute, 4 calls at once; a call over either is
+# answered 429 RESOURCE_EXHAUSTED, as Gemini does.
+curl -sf -X POST "$FAKE/_fake/config" -d '{"latency":{"base":"900ms","jitter":"400ms"},"static_images":true,
+  "limits":{"gemini":{"concurrency":4,"per_minute":20}}}' > /dev/null || fail "configure the fake"
+ok "fake Gemini on :$P_FAKE with account limits 20/min, 4 at once"
+
+# --- nodes ------------------------------------------------------------------
+section "three nodes"
+openssl rand -hex 32 > "$T/cred/secret-key"
+echo "scale-admin-$RANDOM$RANDOM" > "$T/cred/admin-password"
+start_node() { # start_node INDEX (0-based)
+  local i=$1 port=${NODE_PORTS[$1]}
+  mkdir -p "$T/n$i"
+  (
+    export LUDENG_DATA_DIR="$T/n$i" LUDENG_LISTEN="127.0.0.1:$port" LUDENG_LOG_FORMAT=json \
+      LUDENG_DATABASE_URL="$DB_URL" LUDENG_TRUSTED_PROXIES=127.0.0.1/32 LUDENG_MIN_FREE_DISK=64MiB \
+      LUDENG_SECRET_KEY_FILE="$T/cred/secret-key" LUDENG_ADMIN_PASSWORD_FILE="$T/cred/admin-password" \
+      LUDENG_BLOB_URL="s3://$BUCKET/ci" LUDENG_BLOB_S3_ENDPOINT="http://127.0.0.1:$P_S3" LUDENG_BLOB_S3_PATH_STYLE=true \
+      LUDENG_BLOB_S3_ACCESS_KEY_ID_FILE="$T/cred/s3-access-key" LUDENG_BLOB_S3_SECRET_ACCESS_KEY_FILE="$T/cred/s3-secret-key" \
+      LUDENG_IMAGE_PROVIDERS=gemini LUDENG_GEMINI_API_KEY=fake-key LUDENG_GEMINI_BASE_URL="$FAKE" \
+      LUDENG_GEMINI_IPM=20 LUDENG_GEMINI_RPM=20 LUDENG_GEMINI_CONCURRENCY=4 LUDENG_PIPELINE_CONCURRENCY=6 \
+      LUDENG_NODE_HEARTBEAT=1s LUDENG_NODE_DEAD_AFTER=4s LUDENG_LIMITS_LEASE=6s \
+      LUDENG_API_RATE=1000 LUDENG_API_BURST=2000
+    exec "$T/bin/ludeng" serve
+  ) >> "$T/node$i.log" 2>&1 &
+  NODE_PIDS[$i]=$!
+}
+# The bucket exists before the nodes start (operators create it; readiness
+# fails without it).
+"$T/bin/ludeng" version > /dev/null
+curl -sf -X PUT "http://127.0.0.1:$P_FILER/buckets/$BUCKET/" > /dev/null 2>&1 || true
+for i in 0 1 2; do start_node $i; done
+for i in 0 1 2; do wait_port "${NODE_PORTS[$i]}" "node $i" "${NODE_PIDS[$i]}" 300; done
+for i in 0 1 2; do
+  code=$(curl -s -o "$T/ready$i.json" -w '%{http_code}' "http://127.0.0.1:${NODE_PORTS[$i]}/readyz")
+  [ "$code" = 200 ] || { cat "$T/ready$i.json" >&2; fail "node $i /readyz $code"; }
+  jq -e '.checks.blob_store.status == "ok"' "$T/ready$i.json" > /dev/null || fail "node $i: no blob_store readiness check"
+done
+ok "3 nodes ready on one PostgreSQL database and s3://$BUCKET/ci (readiness checks the bucket)"
+
+# --- nginx ------------------------------------------------------------------
+section "nginx"
+mkdir -p "$T/nginx"/{logs,tmp,ssl,acme}
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=$HOST" -addext "subjectAltName=DNS:$HOST" \
+  -keyout "$T/nginx/ssl/privkey.pem" -out "$T/nginx/ssl/fullchain.pem" 2>/dev/null
+UP="$T/nginx/upstream.conf"
+sed -e "s#127.0.0.1:8080 #127.0.0.1:${NODE_PORTS[0]} #" -e "s#127.0.0.1:8081 #127.0.0.1:${NODE_PORTS[1]} #" \
+    -e "s#127.0.0.1:8082 #127.0.0.1:${NODE_PORTS[2]} #" deploy/nginx/upstream-3nodes.conf > "$UP"
+[ "$(grep -c "server 127.0.0.1:215" "$UP")" = 3 ] || fail "rewriting upstream-3nodes.conf"
+SITE="$T/nginx/site.conf"
+# ludeng.conf with its upstream block replaced by the 3-node one.
+awk -v up="$UP" '
+  /^upstream ludeng_app \{/ { while ((getline l < up) > 0) print l; skip = 1; next }
+  skip && /^\}/ { skip = 0; next }
+  !skip { print }' deploy/nginx/ludeng.conf |
+sed -e "s#/etc/letsencrypt/live/$HOST/#$T/nginx/ssl/#g" -e "s#/var/log/nginx/#$T/nginx/logs/#g" \
+    -e "s#/var/www/letsencrypt#$T/nginx/acme#g" -e "/listen \[::\]/d" \
+    -e "s#listen 443 #listen 127.0.0.1:$P_HTTPS #" -e "s#listen 80;#listen 127.0.0.1:$P_HTTP;#" \
+    -e "s#listen 80 default_server;#listen 127.0.0.1:$P_HTTP default_server;#" > "$SITE"
+[ "$(grep -c "server 127.0.0.1:215" "$SITE")" = 3 ] || fail "the site has not got the 3-node upstream"
+if [ "$(id -u)" = 0 ]; then userline="user root;"; else userline=""; fi
+cat > "$T/nginx/nginx.conf" <<EOF
+daemon off;
+$userline
+worker_processes 1;
+pid $T/nginx/nginx.pid;
+events { worker_connections 512; }
+http {
+  include /etc/nginx/mime.types;
+  client_body_temp_path $T/nginx/tmp/body; proxy_temp_path $T/nginx/tmp/proxy;
+  fastcgi_temp_path $T/nginx/tmp/fastcgi; uwsgi_temp_path $T/nginx/tmp/uwsgi; scgi_temp_path $T/nginx/tmp/scgi;
+  error_log $T/nginx/logs/error.log;
+  include $SITE;
+}
+EOF
+NGINX=(nginx -p "$T/nginx/" -c "$T/nginx/nginx.conf" -e "$T/nginx/logs/error.log")
+"${NGINX[@]}" -t > "$T/nginx-t.out" 2>&1 || { cat "$T/nginx-t.out" >&2; fail "nginx -t"; }
+"${NGINX[@]}" > "$T/nginx.log" 2>&1 &
+PIDS+=($!)
+wait_port $P_HTTPS nginx "${PIDS[-1]}"
+B="https://$HOST:$P_HTTPS"
+CURL=(curl -sS --max-time 30 --resolve "$HOST:$P_HTTPS:127.0.0.1" --cacert "$T/nginx/ssl/fullchain.pem")
+ok "nginx (deploy/nginx/ludeng.conf + upstream-3nodes.conf) on :$P_HTTPS"
+
+# --- user, upload -----------------------------------------------------------
+echo 'scale check password 1' | LUDENG_DATA_DIR="$T/n0" LUDENG_DATABASE_URL="$DB_URL" "$T/bin/ludeng" user add --name scale --password-stdin > /dev/null
+TOKEN=$(LUDENG_DATA_DIR="$T/n0" LUDENG_DATABASE_URL="$DB_URL" "$T/bin/ludeng" user token --name scale | tail -n 1)
+AUTH=(-H "Authorization: Bearer $TOKEN")
+mkdir -p "$T/mkpng"
+cat > "$T/mkpng/main.go" <<'EOF'
+package main
+
+import (
+	"image"
+	"image/color"
+	"image/png"
+	"os"
+)
+
+func main() {
+	img := image.NewRGBA(image.Rect(0, 0, 640, 480))
+	for y := 0; y < 480; y++ {
+		for x := 0; x < 640; x++ {
+			img.Set(x, y, color.RGBA{uint8(x * 255 / 640), uint8(y * 255 / 480), uint8((x ^ y) & 0xff), 255})
+		}
+	}
+	if err := png.Encode(os.Stdout, img); err != nil {
+		panic(err)
+	}
+}
+EOF
+(cd "$T/mkpng" && GOFLAGS= go run main.go) > "$T/photo.png"
+"${CURL[@]}" -f "${AUTH[@]}" -F "file=@$T/photo.png;filename=lamp.png" "$B/api/v1/uploads" > "$T/upload.json" || fail "upload through nginx"
+UPLOAD_ID=$(jq -r .id "$T/upload.json")
+for i in 0 1 2; do
+  code=$(curl -s -o /dev/null -w '%{http_code}' "${AUTH[@]}" "http://127.0.0.1:${NODE_PORTS[$i]}/api/v1/uploads/$UPLOAD_ID/content?size=full")
+  [ "$code" = 200 ] || fail "the upload is not readable on node $i ($code)"
+done
+ok "upload through nginx stored in S3, readable on every node"
+
+# --- two batches, a kill, a load generator ----------------------------------
+section "two batches at once through nginx; node 1 killed mid-batch under load"
+submit() { # submit GROUPS SEED → batch id
+  "${CURL[@]}" -f "${AUTH[@]}" -H 'Content-Type: application/json' \
+    -d "{\"upload_id\":\"$UPLOAD_ID\",\"mode\":\"smart\",\"groups\":$1,\"seed\":$2,\"enhance\":\"off\"}" \
+    "$B/api/v1/batches" | jq -r .id
+}
+GEN_START=$(date +%s)
+A=$(submit "$GROUPS_A" 11) && B2=$(submit "$GROUPS_B" 29)
+[ -n "$A" ] && [ "$A" != null ] && [ -n "$B2" ] && [ "$B2" != null ] || fail "submit the batches"
+IMAGES=$(( $("${CURL[@]}" "${AUTH[@]}" "$B/api/v1/batches/$A" | jq .progress.total) + $("${CURL[@]}" "${AUTH[@]}" "$B/api/v1/batches/$B2" | jq .progress.total) ))
+ok "batches $A ($GROUPS_A groups) and $B2 ($GROUPS_B groups): $IMAGES images"
+
+hey -z 25s -c 4 -q 8 -host "$HOST" -H "Authorization: Bearer $TOKEN" \
+  "https://127.0.0.1:$P_HTTPS/api/v1/batches/$A" > "$T/hey.out" 2>&1 &
+HEY_PID=$!
+PIDS+=($HEY_PID)
+# Kill while node 1 has provider calls in flight: wait until some images are done.
+for _ in $(seq 1 100); do
+  done_n=$("${CURL[@]}" "${AUTH[@]}" "$B/api/v1/batches/$A" | jq .progress.done)
+  [ "$done_n" -ge 2 ] && break
+  sleep 0.2
+done
+sleep 2
+inflight_raw=$(curl -s "http://127.0.0.1:${NODE_PORTS[1]}/metrics" | awk '$1 == "ludeng_http_requests_in_flight" { print $2 }')
+kill -9 "${NODE_PIDS[1]}"
+KILL_AT=$(( $(date +%s) - GEN_START ))
+wait "${NODE_PIDS[1]}" 2>/dev/null || true
+NODE_PIDS[1]=""
+# The gauge counted the /metrics request that read it.
+INFLIGHT=$(( ${inflight_raw%.*} - 1 ))
+ok "node 1 killed with SIGKILL ${KILL_AT}s after submission; it had $INFLIGHT API requests in flight"
+wait $HEY_PID || true
+total=$(awk '/\[[0-9]+\]/ { gsub(/[\[\]]/, "", $1); n += $2 } END { print n + 0 }' "$T/hey.out")
+non2xx=$(awk '/\[[0-9]+\]/ { gsub(/[\[\]]/, "", $1); if ($1 !~ /^2/) n += $2 } END { print n + 0 }' "$T/hey.out")
+errors=$(awk '/Error distribution/ { e = 1; next } e && /\[[0-9]+\]/ { gsub(/[\[\]]/, "", $1); n += $1 } END { print n + 0 }' "$T/hey.out")
+[ "$total" -gt 100 ] || { cat "$T/hey.out" >&2; fail "hey made only $total requests"; }
+bad=$(( non2xx + errors ))
+echo "     hey through nginx: $total answers, $non2xx non-2xx, $errors transport errors; node 1 had $INFLIGHT in flight at the kill"
+[ "$bad" -le "$INFLIGHT" ] || { cat "$T/hey.out" >&2; fail "failover: $bad failed requests > $INFLIGHT in flight on the killed node"; }
+ok "failover: $bad failed of $total (≤ $INFLIGHT in flight on the killed node)"
+
+wait_batch() { # wait_batch ID
+  local st
+  for _ in $(seq 1 600); do
+    st=$("${CURL[@]}" "${AUTH[@]}" "$B/api/v1/batches/$1" | jq -r .status)
+    case "$st" in succeeded) return 0 ;; failed|cancelled|partially_failed) break ;; esac
+    sleep 0.5
+  done
+  "${CURL[@]}" "${AUTH[@]}" "$B/api/v1/batches/$1" | jq '{status, progress, report}' >&2
+  fail "batch $1 ended '$st', want succeeded"
+}
+wait_batch "$A"
+wait_batch "$B2"
+GEN_TIME=$(( $(date +%s) - GEN_START ))
+ok "both batches succeeded in ${GEN_TIME}s, with node 1 dead since ${KILL_AT}s"
+
+# One result per image: the database and the bucket agree.
+read -r n distinct <<<"$(psql -h /var/run/postgresql -d "$PG_DB" -tAF ' ' -c \
+  "SELECT count(*), count(DISTINCT result_key) FROM images WHERE batch_id IN ('$A', '$B2') AND status = 'succeeded'")"
+[ "$n" = "$IMAGES" ] && [ "$distinct" = "$IMAGES" ] || fail "want $IMAGES succeeded images with distinct results, got $n ($distinct distinct)"
+objects=0
+for b in "$A" "$B2"; do
+  c=$(curl -sf -H 'Accept: application/json' "http://127.0.0.1:$P_FILER/buckets/$BUCKET/ci/results/$b/?limit=1000" | jq '[.Entries[]?] | length')
+  groups=$(curl -sf -H 'Accept: application/json' "http://127.0.0.1:$P_FILER/buckets/$BUCKET/ci/results/$b/?limit=1000" | jq -r '.Entries[]?.FullPath')
+  for g in $groups; do
+    k=$(curl -sf -H 'Accept: application/json' "http://127.0.0.1:$P_FILER$g/?limit=1000" | jq '[.Entries[]? | select(.FullPath | test("\\.(thumb|preview|card)\\.jpg$") | not)] | length')
+    objects=$(( objects + k ))
+  done
+  [ "$c" -gt 0 ] || fail "no result folders for batch $b in the bucket"
+done
+[ "$objects" = "$IMAGES" ] || fail "the bucket holds $objects results for $IMAGES images (an image stored twice, or missing)"
+ok "no image twice: $IMAGES images, $IMAGES distinct results in PostgreSQL and $objects objects in the bucket"
+
+curl -sf "$FAKE/_fake/load" > "$T/load.json"
+curl -sf "$FAKE/_fake/stats" > "$T/stats.json"
+jq -c .gemini "$T/load.json"
+maxc=$(jq .gemini.max_concurrency "$T/load.json")
+maxm=$(jq .gemini.max_per_minute "$T/load.json")
+rej=$(jq .gemini.rejected "$T/load.json")
+n429=$(jq '.gemini["429"] // 0' "$T/stats.json")
+calls=$(jq .gemini.calls "$T/load.json")
+[ "$maxc" -le 4 ] || fail "the fake saw $maxc calls at once (limit 4)"
+[ "$maxm" -le 20 ] || fail "the fake saw $maxm calls within one minute (limit 20)"
+[ "$rej" = 0 ] && [ "$n429" = 0 ] || fail "the fake answered 429 to ludeng ($rej over the account limits, $n429 in all)"
+[ "$maxc" -ge 3 ] || fail "the fake saw at most $maxc calls at once: the limit was not exercised"
+[ "$maxm" -ge 18 ] && [ "$calls" -gt 20 ] && [ "$GEN_TIME" -ge 60 ] || fail "the minute limit was not exercised ($calls calls, at most $maxm in a minute, ${GEN_TIME}s)"
+ok "cluster limits: $calls Gemini calls from 3 nodes, at most $maxc at once (≤ 4) and $maxm in any minute (≤ 20), no 429"
+
+# --- every image from every node, zips ------------------------------------
+section "downloads from every node"
+start_node 1
+wait_port "${NODE_PORTS[1]}" "node 1 (restarted)" "${NODE_PIDS[1]}" 300
+ids=$("${CURL[@]}" "${AUTH[@]}" "$B/api/v1/batches/$A" | jq -r '.groups[].images[].id')
+ids="$ids $("${CURL[@]}" "${AUTH[@]}" "$B/api/v1/batches/$B2" | jq -r '.groups[].images[].id')"
+count=0
+for id in $ids; do
+  sums=""
+  for i in 0 1 2; do
+    s=$(curl -sf "${AUTH[@]}" "http://127.0.0.1:${NODE_PORTS[$i]}/api/v1/images/$id/content" | sha256sum | cut -d' ' -f1) \
+      || fail "image $id not downloadable from node $i"
+    sums="$sums $s"
+  done
+  [ "$(tr ' ' '\n' <<<"$sums" | sed '/^$/d' | sort -u | wc -l)" = 1 ] || fail "image $id differs between nodes"
+  [ "${sums# }" != "$(printf '' | sha256sum | cut -d' ' -f1)" ] || fail "image $id is empty"
+  count=$((count + 1))
+done
+[ "$count" = "$IMAGES" ] || fail "listed $count images, want $IMAGES"
+ok "all $count images download from each of the 3 nodes with the same bytes"
+for i in 0 1 2; do
+  mkdir -p "$T/zip$i"
+  curl -sf "${AUTH[@]}" -o "$T/zip$i.zip" "http://127.0.0.1:${NODE_PORTS[$i]}/api/v1/batches/$A/download" || fail "zip from node $i"
+  (cd "$T/zip$i" && unzip -q "../zip$i.zip")
+  (cd "$T/zip$i" && find . -type f -print0 | sort -z | xargs -0 sha256sum) > "$T/zip$i.sums"
+done
+files=$(wc -l < "$T/zip0.sums")
+[ "$files" -gt "$GROUPS_A" ] || fail "the zip holds $files files"
+cmp -s "$T/zip0.sums" "$T/zip1.sums" && cmp -s "$T/zip0.sums" "$T/zip2.sums" || { diff "$T/zip0.sums" "$T/zip1.sums" >&2 || true; fail "zips differ between nodes"; }
+same_bytes=no
+cmp -s "$T/zip0.zip" "$T/zip1.zip" && cmp -s "$T/zip0.zip" "$T/zip2.zip" && same_bytes=yes
+ok "the zip of batch $A from each node: $files files, identical content (byte-identical archives: $same_bytes)"
+
+echo "scale.sh: all checks passed in $(( $(date +%s) - START ))s"
