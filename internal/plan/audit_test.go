@@ -2,7 +2,9 @@ package plan_test
 
 import (
 	"context"
+	"slices"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/require"
 
@@ -59,4 +61,31 @@ func TestCheckPromptFindsProblems(t *testing.T) {
 		rules = append(rules, v.Rule)
 	}
 	require.Contains(t, rules, "contradiction")
+}
+
+// TestEveryCountyMonthPromptClean builds the four prompts of every county ×
+// month (village dog, concrete road) and checks each pair: no rain with
+// snow or frost terms, no "short shadows" with "shadowless", no
+// administrative placeholder, no pinyin where an English name exists, every
+// part present, and the English 95th percentile within MaxPromptChars.
+func TestEveryCountyMonthPromptClean(t *testing.T) {
+	t.Parallel()
+	s := real(t)
+	p := newPlanner(t, nil)
+	var lengths []int
+	for _, r := range s.Regions() {
+		for m := 1; m <= 12; m++ {
+			got, err := p.Manual(context.Background(), s, plan.ManualRequest{UserID: "u", County: r.Code, Month: m, Road: "cement", Elements: []string{"village_dog"}})
+			require.NoError(t, err)
+			g := got.Groups[0]
+			require.Len(t, g.Variants, 4)
+			for _, v := range g.Variants {
+				require.Empty(t, plan.CheckPrompt(v.PromptEN, v.PromptZH, r, s.ProvinceOf(r)), "%s %d %s:\n%s\n%s", r.Code, m, v.ID, v.PromptEN, v.PromptZH)
+				require.NoError(t, p.CheckVariant(s, g.Combination, v.Spec()))
+				lengths = append(lengths, utf8.RuneCountInString(v.PromptEN))
+			}
+		}
+	}
+	slices.Sort(lengths)
+	require.LessOrEqual(t, lengths[len(lengths)*95/100], plan.MaxPromptChars)
 }
