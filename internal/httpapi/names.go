@@ -32,20 +32,24 @@ func safeName(s string) bool { return strings.IndexFunc(s, unsafeNameRune) < 0 }
 const maxFilterValues = 16
 
 // listFilter splits a comma-separated query value into distinct, non-empty
-// values, refusing more than maxFilterValues with 422 too_many_filter_values.
+// values, refusing more than maxFilterValues (counted before duplicates are
+// dropped) with 422 too_many_filter_values.
 func listFilter(q url.Values, name string) ([]string, error) {
 	var out []string
 	seen := map[string]bool{}
+	n := 0
 	for _, v := range strings.Split(q.Get(name), ",") {
-		if v = strings.TrimSpace(v); v == "" || seen[v] {
+		if v = strings.TrimSpace(v); v == "" {
 			continue
 		}
-		if len(out) == maxFilterValues {
+		if n++; n > maxFilterValues {
 			return nil, fault.Newf(fault.Unprocessable, "too_many_filter_values", "%s takes at most %d values.", name, maxFilterValues).
 				With("parameter", name).With("max_values", maxFilterValues)
 		}
-		seen[v] = true
-		out = append(out, v)
+		if !seen[v] {
+			seen[v] = true
+			out = append(out, v)
+		}
 	}
 	return out, nil
 }

@@ -110,6 +110,19 @@ func (f *fairSlots) releaseLocked(user string) {
 	}
 }
 
+// waitingOf returns how many of user's requests wait for a slot.
+func (f *fairSlots) waitingOf(user string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := 0
+	for _, w := range f.waiting {
+		if w.user == user {
+			n++
+		}
+	}
+	return n
+}
+
 // inFlight returns the slots in use and the requests waiting.
 func (f *fairSlots) inFlight() (int, int) {
 	f.mu.Lock()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"runtime"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -129,4 +130,23 @@ func TestMoney(t *testing.T) {
 		require.Equal(t, tc.want, got)
 		require.Equal(t, tc.out, FormatMoney(got))
 	}
+}
+
+func TestFairSlotsCountWaitersPerUser(t *testing.T) {
+	t.Parallel()
+	f := newFairSlots(1)
+	release, err := f.acquire(context.Background(), "a", 1)
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	for i := 0; i < 3; i++ {
+		go func() { _, _ = f.acquire(ctx, "a", 1) }()
+	}
+	go func() { _, _ = f.acquire(ctx, "b", 1) }()
+	require.Eventually(t, func() bool { _, w := f.inFlight(); return w == 4 }, 5*time.Second, time.Millisecond)
+	require.Equal(t, 3, f.waitingOf("a"))
+	require.Equal(t, 1, f.waitingOf("b"))
+	require.Zero(t, f.waitingOf("c"))
+	cancel()
+	release()
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"strconv"
 	"strings"
 	"time"
@@ -60,6 +61,13 @@ func (p *Pipeline) generate(ctx context.Context, job *river.Job[GenerateArgs]) e
 		return err
 	}
 
+	// River fetches jobs oldest first into 200 workers: if one user's backlog
+	// filled them all, the fair slots would never see another user's job.
+	// Past MaxWaitingPerUser waiters the job goes back to the queue (behind
+	// the jobs queued meanwhile) and frees its worker.
+	if p.fair.waitingOf(b.UserID) >= p.cfg.MaxWaitingPerUser {
+		return river.JobSnooze(time.Second + rand.N(2*time.Second))
+	}
 	wctx, cancelWait := context.WithTimeout(ctx, p.cfg.SlotWait)
 	release, err := p.acquireSlot(wctx, b.UserID, b.Priority)
 	cancelWait()

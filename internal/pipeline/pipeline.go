@@ -56,6 +56,15 @@ type Config struct {
 	// SlotWait is how long a generate job waits for a slot before it goes
 	// back to the queue (default 30s).
 	SlotWait time.Duration
+	// MaxActiveImagesPerUser caps a user's queued and running images
+	// (default 480): a batch past it is refused with 429, so one user cannot
+	// queue unbounded work. Env LUDENG_MAX_QUEUED_IMAGES_PER_USER.
+	MaxActiveImagesPerUser int
+	// MaxWaitingPerUser is how many of one user's generate jobs may wait for
+	// a slot on a node at once (default 2 × Concurrency); more go back to
+	// the queue for a moment, so River's fetch window (200 jobs) always has
+	// room for other users' jobs and the fair slots see every user.
+	MaxWaitingPerUser int
 	// MaxQCRetries is the number of nudged retries after a failed QC
 	// (default 3).
 	MaxQCRetries int
@@ -99,22 +108,23 @@ type Config struct {
 // ConfigFromEnv reads LUDENG_PIPELINE_* variables.
 func ConfigFromEnv(env *config.Env) Config {
 	return Config{
-		Concurrency:          env.Int("LUDENG_PIPELINE_CONCURRENCY", 5, 1, 500),
-		EnhanceTimeout:       env.Duration("LUDENG_PIPELINE_ENHANCE_TIMEOUT", 3*time.Minute),
-		GenerateTimeout:      env.Duration("LUDENG_PIPELINE_JOB_TIMEOUT", 10*time.Minute),
-		FinalizeTimeout:      env.Duration("LUDENG_PIPELINE_FINALIZE_TIMEOUT", time.Minute),
-		SlotWait:             env.Duration("LUDENG_PIPELINE_SLOT_WAIT", 30*time.Second),
-		MaxQCRetries:         env.Int("LUDENG_PIPELINE_QC_RETRIES", 3, 0, 10),
-		MaxAttempts:          env.Int("LUDENG_PIPELINE_MAX_ATTEMPTS", 5, 1, 50),
-		MaxProviderWait:      env.Duration("LUDENG_PIPELINE_MAX_PROVIDER_WAIT", 30*time.Minute),
-		FetchPollInterval:    env.Duration("LUDENG_PIPELINE_FETCH_POLL", 100*time.Millisecond),
-		FetchCooldown:        env.Duration("LUDENG_PIPELINE_FETCH_COOLDOWN", 20*time.Millisecond),
-		RescueStuckJobsAfter: env.Duration("LUDENG_PIPELINE_RESCUE_AFTER", 0),
-		CleanupInterval:      env.Duration("LUDENG_CLEANUP_INTERVAL", time.Hour),
-		HeartbeatInterval:    env.Duration("LUDENG_NODE_HEARTBEAT", 5*time.Second),
-		NodeDeadAfter:        env.Duration("LUDENG_NODE_DEAD_AFTER", 30*time.Second),
-		PauseAfterCrash:      env.Bool("LUDENG_PIPELINE_PAUSE_AFTER_CRASH", false),
-		APIOnly:              !env.Bool("LUDENG_PIPELINE_WORKERS", true),
+		Concurrency:            env.Int("LUDENG_PIPELINE_CONCURRENCY", 5, 1, 500),
+		EnhanceTimeout:         env.Duration("LUDENG_PIPELINE_ENHANCE_TIMEOUT", 3*time.Minute),
+		GenerateTimeout:        env.Duration("LUDENG_PIPELINE_JOB_TIMEOUT", 10*time.Minute),
+		FinalizeTimeout:        env.Duration("LUDENG_PIPELINE_FINALIZE_TIMEOUT", time.Minute),
+		SlotWait:               env.Duration("LUDENG_PIPELINE_SLOT_WAIT", 30*time.Second),
+		MaxActiveImagesPerUser: env.Int("LUDENG_MAX_QUEUED_IMAGES_PER_USER", 480, 1, 1_000_000),
+		MaxQCRetries:           env.Int("LUDENG_PIPELINE_QC_RETRIES", 3, 0, 10),
+		MaxAttempts:            env.Int("LUDENG_PIPELINE_MAX_ATTEMPTS", 5, 1, 50),
+		MaxProviderWait:        env.Duration("LUDENG_PIPELINE_MAX_PROVIDER_WAIT", 30*time.Minute),
+		FetchPollInterval:      env.Duration("LUDENG_PIPELINE_FETCH_POLL", 100*time.Millisecond),
+		FetchCooldown:          env.Duration("LUDENG_PIPELINE_FETCH_COOLDOWN", 20*time.Millisecond),
+		RescueStuckJobsAfter:   env.Duration("LUDENG_PIPELINE_RESCUE_AFTER", 0),
+		CleanupInterval:        env.Duration("LUDENG_CLEANUP_INTERVAL", time.Hour),
+		HeartbeatInterval:      env.Duration("LUDENG_NODE_HEARTBEAT", 5*time.Second),
+		NodeDeadAfter:          env.Duration("LUDENG_NODE_DEAD_AFTER", 30*time.Second),
+		PauseAfterCrash:        env.Bool("LUDENG_PIPELINE_PAUSE_AFTER_CRASH", false),
+		APIOnly:                !env.Bool("LUDENG_PIPELINE_WORKERS", true),
 	}
 }
 
@@ -124,6 +134,8 @@ func (c Config) withDefaults() Config {
 	c.GenerateTimeout = cmp.Or(c.GenerateTimeout, 10*time.Minute)
 	c.FinalizeTimeout = cmp.Or(c.FinalizeTimeout, time.Minute)
 	c.SlotWait = cmp.Or(c.SlotWait, 30*time.Second)
+	c.MaxActiveImagesPerUser = cmp.Or(c.MaxActiveImagesPerUser, 480)
+	c.MaxWaitingPerUser = cmp.Or(c.MaxWaitingPerUser, 2*c.Concurrency)
 	if c.MaxQCRetries == 0 {
 		c.MaxQCRetries = 3
 	}

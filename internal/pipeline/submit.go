@@ -87,6 +87,7 @@ var (
 	ErrBadAspect     = fault.New(fault.Invalid, "batch_bad_aspect", "aspect must be 3:4, 9:16 or 1:1 and resolution 1024 or 1536.")
 	ErrUploadMissing = fault.New(fault.Invalid, "batch_upload_missing", "upload_id names no upload of yours.")
 	ErrBudget        = fault.New(fault.PaymentRequired, "budget_exceeded", "The batch's estimated cost exceeds the remaining budget.")
+	ErrUserQueueFull = fault.New(fault.RateLimited, "user_queue_full", "You have too many images queued or running; wait for some to finish.")
 )
 
 // params are stored with the batch (and echoed by GET).
@@ -376,6 +377,16 @@ func (p *Pipeline) store(ctx context.Context, c Caller, req SubmitRequest, prm p
 		}
 		if err := p.checkBudget(ctx, tx, u, est); err != nil {
 			return err
+		}
+		// Counted under the user lock, so concurrent submits cannot both pass.
+		active, err := p.db.CountActiveImages(ctx, tx, c.UserID)
+		if err != nil {
+			return err
+		}
+		if active+est.Images > p.cfg.MaxActiveImagesPerUser {
+			e := ErrUserQueueFull.With("queued", active).With("images", est.Images).With("max_queued_images", p.cfg.MaxActiveImagesPerUser)
+			e.RetryAfter = 60
+			return e
 		}
 		if err := p.db.CreateBatch(ctx, tx, b, groups, images); err != nil {
 			return err

@@ -353,3 +353,15 @@ func (db *DB) ProgressOf(ctx context.Context, batchIDs []string) (map[string]Pro
 	}
 	return out, rs.Err()
 }
+
+// CountActiveImages counts a user's images that are queued, running or
+// interrupted (work still to do).
+func (db *DB) CountActiveImages(ctx context.Context, tx *Tx, userID string) (int, error) {
+	var n int
+	err := db.queryRow(ctx, tx, `SELECT COUNT(*) FROM images i JOIN batches b ON b.id = i.batch_id
+		WHERE b.user_id = $1 AND i.status IN ($2, $3, $4)`, userID, ImageQueued, ImageRunning, ImageInterrupted).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count active images: %w", err)
+	}
+	return n, nil
+}
