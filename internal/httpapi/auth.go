@@ -84,6 +84,11 @@ func (s *Server) resolve(r *http.Request) (*Principal, error) {
 		if err != nil {
 			return nil, err
 		}
+		// Tokens made before lifetimes were capped have no expiry; they end
+		// at the maximum lifetime counted from their creation.
+		if t.ExpiresAt == nil && s.now().Sub(t.CreatedAt) > s.cfg.TokenMaxTTL {
+			return nil, errUnauthenticated
+		}
 		s.db.TouchToken(ctx, t.ID)
 		return &Principal{User: u, Token: t}, nil
 	}

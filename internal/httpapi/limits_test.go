@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/ludeng/ludeng/internal/auth"
 	"github.com/ludeng/ludeng/internal/httpapi"
 	"github.com/ludeng/ludeng/internal/store"
 	"github.com/ludeng/ludeng/internal/store/storetest"
@@ -94,7 +96,7 @@ func TestTokensOfOneUserShareOneRateLimit(t *testing.T) {
 func TestTokenLifetimeAndNames(t *testing.T) {
 	t.Parallel()
 	b := setup(t, store.SQLite, func(c *httpapi.Config, _ *httpapi.Deps) { c.TokenMaxTTL = 30 * 24 * time.Hour })
-	b.createUser(t, "alice", store.RoleOperator)
+	aliceUser := b.createUser(t, "alice", store.RoleOperator)
 	alice := b.login(t, "alice")
 	res := alice.do("POST", "/api/v1/auth/tokens", map[string]string{"name": "long", "expires_in": "31d"})
 	require.Equal(t, http.StatusUnprocessableEntity, res.status, string(res.body))
@@ -108,6 +110,18 @@ func TestTokenLifetimeAndNames(t *testing.T) {
 		res := alice.do("POST", "/api/v1/auth/tokens", map[string]string{"name": name})
 		require.Equal(t, http.StatusBadRequest, res.status, "%q: %s", name, res.body)
 	}
+	// A token stored without an expiry (before lifetimes were capped) ends
+	// at the maximum lifetime after its creation.
+	legacy, prefix := auth.NewAPIToken()
+	require.NoError(t, b.db.InTx(context.Background(), func(tx *store.Tx) error {
+		_, err := b.db.CreateAPIToken(context.Background(), tx, aliceUser.ID, "legacy", auth.TokenHash(legacy), prefix, nil)
+		return err
+	}))
+	lc := b.client(t)
+	lc.bearer = legacy
+	require.Equal(t, http.StatusOK, lc.do("GET", "/api/v1/auth/me", nil).status)
+	b.clock.Add(31 * 24 * time.Hour)
+	require.Equal(t, http.StatusUnauthorized, lc.do("GET", "/api/v1/auth/me", nil).status)
 }
 
 // TestSecretPathIsNotLogged: the kie callback carries its secret in the path
