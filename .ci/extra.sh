@@ -11,3 +11,4 @@ t "ops checks (nginx, promtool, backup)" bash .ci/ops.sh
 t "resilience: alert delivery ∥ PITR, backup verification, host hardening (issue 14)" bash .ci/resilience.sh
 t "scene plausibility audit (500 plans + broken fixture)" bash .ci/audit.sh
 t "abuse suite (login flood, scan bomb, held connections, fair use, live rights)" bash .ci/abuse.sh
+t "releases without downtime: handoff, rolling deploy, rollback under load (issue 13)" bash .ci/deploy.sh

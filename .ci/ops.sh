@@ -203,7 +203,8 @@ start_app() { # start_app LOGFILE
     set +a
     export LUDENG_DATA_DIR="$T/data" LUDENG_LISTEN="127.0.0.1:$APP_PORT" LUDENG_LOG_FORMAT=json \
       LUDENG_TRUSTED_PROXIES=127.0.0.1/32 LUDENG_MIN_FREE_DISK=64MiB \
-      LUDENG_SECRET_KEY_FILE="$T/cred/secret-key" LUDENG_ADMIN_PASSWORD_FILE="$T/cred/admin-password"
+      LUDENG_SECRET_KEY_FILE="$T/cred/secret-key" LUDENG_ADMIN_PASSWORD_FILE="$T/cred/admin-password" \
+      LUDENG_PID_FILE="$T/app.pid"
     exec "$T/bin/ludeng" serve
   ) > "$1" 2>&1 &
   APP_PID=$!
@@ -438,7 +439,8 @@ APP_PID=""
 expect "ludeng exit status after SIGTERM" "$rc" 0
 ok "SIGTERM: clean exit 0 in $(( $(date +%s) - t0 ))s"
 
-# nginx's error pages while the app is down
+# nginx's error pages while the app is stopped (a crash, maintenance). An
+# upgrade is not a stop: it hands the socket over (checked further down).
 expect "API while down" "$(req down1 "$B/api/v1/meta")" 503
 expect "API error page code" "$(jq -r .code "$T/r/down1.b")" service_unavailable
 expect "page while down" "$(req down2 "$B/batches")" 503
@@ -477,7 +479,36 @@ blob=$(find "$T/backups/latest/files/blobs" -type f | head -n 1)
 expect "status after a good run" "$(awk '/^ludeng_backup_last_status/ {print $NF}' "$PROM")" 1
 ok "failed run: status 0, last success kept; retention keeps 2; unchanged blobs hard-linked"
 
-kill -TERM "$APP_PID"; wait "$APP_PID" || true; APP_PID=""
+# Upgrade without downtime: SIGUSR2 hands the listening socket to a new
+# process (the binary at the same path) while requests keep flowing through
+# nginx; the old process drains and exits 0. No 502/503 page at any moment.
+section "listener handoff behind nginx"
+old_pid=$(cat "$T/app.pid")
+[ "$old_pid" = "$APP_PID" ] || fail "PID file says $old_pid, started $APP_PID"
+handoff_fail=0 handoff_n=0
+( end=$((SECONDS + 9)); while [ $SECONDS -lt $end ]; do
+    code=$(curl -sS --max-time 10 "${TLS[@]}" -o /dev/null -w '%{http_code}' "$B/api/v1/meta" 2>/dev/null || echo 000)
+    echo "$code"
+  done ) > "$T/handoff.codes" &
+loop=$!
+sleep 1
+kill -USR2 "$APP_PID"
+set +e; wait "$APP_PID"; rc=$?; set -e
+expect "old process exit status after the handoff" "$rc" 0
+wait "$loop"
+handoff_n=$(wc -l < "$T/handoff.codes")
+handoff_fail=$(grep -vc '^200$' "$T/handoff.codes" || true)
+new_pid=$(cat "$T/app.pid")
+[ "$new_pid" != "$old_pid" ] && kill -0 "$new_pid" 2>/dev/null || fail "no new process after SIGUSR2 (PID file $new_pid)"
+APP_PID=$new_pid
+expect "requests through nginx that did not get 200 during the handoff (of $handoff_n)" "$handoff_fail" 0
+grep -q '"msg":"handoff complete: the old process exits"' "$T/app2.log" || fail "no handoff log line"
+expect "readyz after the handoff" "$(req readyz3 "$B/readyz")" 200
+ok "SIGUSR2: PID $old_pid → $new_pid, $handoff_n requests through nginx meanwhile, all 200; old process exit 0"
+
+kill -TERM "$APP_PID"
+for _ in $(seq 1 100); do kill -0 "$APP_PID" 2>/dev/null || break; sleep 0.1; done
+APP_PID=""
 
 # --- PostgreSQL round trip ------------------------------------------------
 section "backup and restore (PostgreSQL)"

@@ -78,8 +78,8 @@ func readPID(path string) int {
 	return n
 }
 
-// hammer sends GETs of the API meta and
-// the batch until stop, and counts answers that are not 200.
+// hammer sends GETs of the API meta and the batch from 4 clients until
+// stop, and counts answers that are not 200 and transport errors.
 func hammer(t *testing.T, c *binAPI, batchID string, stop <-chan struct{}) (ok, failed *atomic.Int64, wait func()) {
 	ok, failed = &atomic.Int64{}, &atomic.Int64{}
 	var wg sync.WaitGroup

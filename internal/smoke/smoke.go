@@ -37,10 +37,23 @@ func Login(ctx context.Context, base, user, password string) (*Client, error) {
 	jar, _ := cookiejar.New(nil)
 	c := &Client{Base: strings.TrimRight(base, "/"), hc: &http.Client{Jar: jar, Timeout: 60 * time.Second}}
 	var out map[string]any
-	if err := c.JSON(ctx, "POST", "/api/v1/auth/login", map[string]string{"username": user, "password": password}, &out); err != nil {
-		return nil, fmt.Errorf("login as %s: %w", user, err)
+	for attempt := 1; ; attempt++ {
+		err := c.JSON(ctx, "POST", "/api/v1/auth/login", map[string]string{"username": user, "password": password}, &out)
+		if err == nil {
+			return c, nil
+		}
+		// 503 auth_busy: every password-check slot is taken (a loaded
+		// server); the answer asks to retry in a moment.
+		var se *StatusError
+		if !errors.As(err, &se) || se.Status != http.StatusServiceUnavailable || attempt == 5 {
+			return nil, fmt.Errorf("login as %s: %w", user, err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("login as %s: %w", user, err)
+		case <-time.After(time.Duration(attempt) * 500 * time.Millisecond):
+		}
 	}
-	return c, nil
 }
 
 // StatusError is an answer outside 2xx.
