@@ -31,10 +31,18 @@ var deepSeekModes = map[Mode]deepSeekMode{
 	ModePrecise: {0.3, 1.0, "Rephrase it into one clear scene description. Keep every stated fact and add nothing."},
 }
 
+// deepSeekSystem keeps prompt v2's structure (docs/prompts.md): the
+// enhancer may enrich the wording but not reorder or drop the parts, not
+// add place cues or weather the planner did not choose, and not grow the
+// prompt past the length image models follow well.
 const deepSeekSystem = "You write prompts for an image model that places a solar street light product photo into a " +
-	"marketing scene in rural or small-town China. %s Always keep the instruction that the product must stay exactly " +
-	"as in the photo. Answer only with json in this shape: {\"prompt\": \"...\", \"negative\": \"...\"}. " +
-	"Write the prompt in the language of the input."
+	"marketing scene in rural or small-town China. %s Keep the input's structure and order: product fidelity first " +
+	"(the product stays exactly as in the photo, and at night it shines in its own light colour), then framing (the " +
+	"light is the hero of a vertical 3:4 frame, the pole height, the panel facing open sky, camera height and lens), " +
+	"then the place cues, the month, the elements, time of day and weather. Keep every labelled line; do not add " +
+	"weather, season or place details that contradict or go beyond those lines, never mention rain together with " +
+	"frost or snow, and stay under 900 characters. Answer only with json in this shape: " +
+	"{\"prompt\": \"...\", \"negative\": \"...\"}. Write the prompt in the language of the input."
 
 type deepSeekResponse struct {
 	Choices []struct {

@@ -66,7 +66,8 @@ type Ref struct {
 type Scene struct {
 	// TimeOfDay is morning, noon, evening or night.
 	TimeOfDay string `json:"time_of_day,omitempty"`
-	// Weather is sunny, overcast, rain or snow.
+	// Weather is sunny, overcast, rain, snow, frost (a clear frosty night
+	// without lying snow) or clear (a dry clear night).
 	Weather string `json:"weather,omitempty"`
 	// Season is spring, summer, autumn or winter.
 	Season string `json:"season,omitempty"`

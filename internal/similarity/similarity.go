@@ -80,9 +80,9 @@ func Hamming(a, b uint64) int { return bits.OnesCount64(a ^ b) }
 // (which only carry overall brightness) are compared with their median: bit
 // i is set when coefficient i is above it. This is the pHash.org variant.
 func PHash(img image.Image) uint64 {
-	// Going through the same 256 px copy as NewSignature keeps PHash(img) and
-	// NewSignature(img).PHash bit-identical.
-	return phashPlane(ssimPlane(img).resize(32, 32))
+	// Going through the same equalised 256 px copy as NewSignature keeps
+	// PHash(img) and NewSignature(img).PHash bit-identical.
+	return phashPlane(equalize(ssimPlane(img)).resize(32, 32))
 }
 
 func phashPlane(p plane) uint64 {
@@ -133,7 +133,7 @@ func phashPlane(p plane) uint64 {
 // K2 = 0.03 (Wang et al. 2004). b is resampled to a's downscaled size, so
 // images of different aspect ratio are compared stretched.
 func SSIM(a, b image.Image) float64 {
-	return ssimPlanes(ssimPlane(a), ssimPlane(b))
+	return ssimPlanes(equalize(ssimPlane(a)), equalize(ssimPlane(b)))
 }
 
 func ssimPlane(img image.Image) plane {
@@ -150,15 +150,19 @@ func ssimPlane(img image.Image) plane {
 type Signature struct {
 	// PHash is the image's perceptual hash.
 	PHash uint64
-	gray  plane
+	raw   plane     // downscaled luma, for Blank
+	gray  plane     // raw after contrast-limited equalisation, for comparisons
 	mu    []float64 // blurred luma (valid window positions)
 	sq    []float64 // blurred luma²
 }
 
 // NewSignature computes the hash and the downscaled grayscale copy of img.
+// Both are taken after per-image contrast-limited histogram equalisation
+// (see equalize), so that dark pictures are compared by their content.
 func NewSignature(img image.Image) *Signature {
-	g := ssimPlane(img)
-	s := &Signature{PHash: phashPlane(g.resize(32, 32)), gray: g}
+	raw := ssimPlane(img)
+	g := equalize(raw)
+	s := &Signature{PHash: phashPlane(g.resize(32, 32)), raw: raw, gray: g}
 	if k := ssimKernel; g.w >= len(k) && g.h >= len(k) {
 		sq := make([]float64, len(g.pix))
 		for i, v := range g.pix {
@@ -254,7 +258,7 @@ func (s *Signature) ssim(o *Signature) float64 {
 
 // Blank reports whether the image is blank, solid or carries too little
 // detail to be a usable scene (see Blank).
-func (s *Signature) Blank() (bool, string) { return blankPlane(s.gray) }
+func (s *Signature) Blank() (bool, string) { return blankPlane(s.raw) }
 
 // Compare measures a against b with thresholds t (zero fields take defaults).
 func Compare(a, b image.Image, t Thresholds) Result {

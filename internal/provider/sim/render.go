@@ -62,6 +62,19 @@ var variantCameras = [4]camera{
 	{mirror: true, zoom: 1.22, dx: -0.12, dy: 0.1},
 }
 
+// groupCamera shifts a variant's framing by an amount fixed per group, so
+// that the same variant (say, the night) of two groups is framed
+// differently even when their places look alike; the four variants of one
+// group keep their relative differences.
+func groupCamera(groupKey string, c camera) camera {
+	h := hash64("camera", groupKey)
+	c.mirror = c.mirror != (h&1 == 1)
+	c.zoom *= 1 + float64((h>>1)%13)/100
+	c.dx += (float64((h>>8)%17) - 8) / 100
+	c.dy += (float64((h>>16)%11) - 5) / 100
+	return c
+}
+
 func variantIndex(s provider.Scene) int {
 	switch {
 	case s.TimeOfDay == night:
@@ -230,6 +243,14 @@ func newLight(s provider.Scene) light {
 		l.ground *= 0.9
 		l.sun, l.shadowDir, l.haze, l.stars = false, 0, 0.35, false
 		l.clouds, l.cloudCol = 8, rgb{210, 212, 218}
+	case frost:
+		// Clear, still and cold: a deep clear sky (stars at night), a cold
+		// blue-white cast, no clouds; the frosted ground is paler than bare
+		// earth but darker than snow.
+		l.skyTop, l.skyBottom = l.skyTop.mix(rgb{20, 40, 90}, 0.3), l.skyBottom.mix(rgb{170, 190, 225}, 0.35)
+		l.tint = l.tint.mix(rgb{215, 228, 255}, 0.6)
+		l.ground *= 0.85
+		l.haze, l.clouds = 0.08, 0
 	}
 	return l
 }
@@ -275,7 +296,7 @@ func render(s provider.Scene, product image.Image, w, h int, prompt string) *ima
 	gk := groupKey(s)
 	vi := variantIndex(s)
 	r := &renderer{
-		c: newCanvas(w, h), s: s, cam: variantCameras[vi], lt: newLight(s),
+		c: newCanvas(w, h), s: s, cam: groupCamera(gk, variantCameras[vi]), lt: newLight(s),
 		w: float64(w), h: float64(h),
 	}
 	r.lay = newLayout(s, rand.New(rand.NewPCG(hash64(gk), 1)))
@@ -371,6 +392,9 @@ func (r *renderer) fieldColor() (rgb, rgb) {
 	switch {
 	case r.snowy():
 		return rgb{236, 240, 246}, rgb{214, 220, 230}
+	case r.s.Weather == frost:
+		// Hoarfrost on dry ground: pale and grey-blue, not snow white.
+		return rgb{196, 204, 214}, rgb{160, 165, 172}
 	case r.s.Season == "spring":
 		return rgb{150, 195, 110}, rgb{110, 165, 80}
 	case r.s.Season == "autumn":
@@ -705,6 +729,15 @@ func (r *renderer) weather() {
 			x, y := r.rng.Float64()*r.w, r.rng.Float64()*r.h
 			s := r.h * (0.0015 + r.rng.Float64()*0.004)
 			r.c.ellipse(x, y, s, s, rgb{250, 250, 255}, 0.85, 0)
+		}
+	case frost:
+		// Glints of hoarfrost on the ground only: nothing falls.
+		n := int(r.w * r.h / 3000)
+		for range n {
+			x := r.rng.Float64() * r.w
+			y := r.horiz + r.rng.Float64()*(r.h-r.horiz)
+			s := r.h * 0.0012
+			r.c.ellipse(x, y, s, s, rgb{235, 245, 255}, 0.7, 0)
 		}
 	}
 	if r.lt.haze > 0 {

@@ -19,6 +19,9 @@ const (
 	overcast = "overcast"
 	rain     = "rain"
 	snow     = "snow"
+	// frost is a clear frosty night or morning without lying snow: white
+	// hoarfrost on pale ground, no falling flakes.
+	frost = "frost"
 )
 
 // keywords map words found in prompts (English and Chinese) to scene values.
@@ -31,6 +34,7 @@ var (
 		{"noon", noon}, {"midday", noon}, {"中午", noon}, {"正午", noon},
 	}
 	weatherWords = [][2]string{
+		{"frost", frost}, {"霜", frost},
 		{"snow", snow}, {"雪", snow},
 		{"rain", rain}, {"雨", rain},
 		{"overcast", overcast}, {"cloudy", overcast}, {"阴", overcast}, {"多云", overcast},
@@ -134,7 +138,9 @@ func normalize(s provider.Scene) provider.Scene {
 	if s.TimeOfDay == "" {
 		s.TimeOfDay = noon
 	}
-	if s.Weather == "" {
+	if s.Weather == "" || s.Weather == "clear" {
+		// "clear" is the planner's dry clear night: the sunny light set
+		// (stars at night).
 		s.Weather = sunny
 	}
 	if s.Season == "" {
