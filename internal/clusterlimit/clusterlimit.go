@@ -28,6 +28,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -66,9 +67,11 @@ type Limiter struct {
 	stop chan struct{}
 	done chan struct{}
 
-	calls   *prometheus.HistogramVec
-	waits   *prometheus.CounterVec
-	renewFn func(ctx context.Context) error
+	calls *prometheus.HistogramVec
+	waits *prometheus.CounterVec
+	// renewFn is swapped by tests to play a node that stopped renewing; an
+	// atomic pointer because the renew loop reads it concurrently.
+	renewFn atomic.Pointer[func(ctx context.Context) error]
 }
 
 var _ provider.SharedLimiter = (*Limiter)(nil)
@@ -103,7 +106,8 @@ func New(db *sql.DB, opts Options) (*Limiter, error) {
 			Help: "Tries that had to wait, by reason (slots: every slot taken; window: a rate window full).",
 		}, []string{"name", "reason"}),
 	}
-	l.renewFn = l.renew
+	renew := l.renew
+	l.renewFn.Store(&renew)
 	if opts.Registerer != nil {
 		for _, c := range []prometheus.Collector{l.calls, l.waits} {
 			if err := opts.Registerer.Register(c); err != nil {
@@ -236,7 +240,7 @@ func (l *Limiter) renewLoop() {
 			return
 		case <-t.C:
 			ctx, cancel := context.WithTimeout(context.Background(), l.opts.Lease/3)
-			if err := l.renewFn(ctx); err != nil {
+			if err := (*l.renewFn.Load())(ctx); err != nil {
 				l.log.Warn("cluster limit: lease renewal failed", slog.Any("error", err))
 			}
 			cancel()

@@ -125,7 +125,8 @@ func TestDeadNodeSlotsLapseWithTheLease(t *testing.T) {
 
 	// A holder that stops renewing (as a killed process does) loses the
 	// slot one lease after its last renewal, without releasing it.
-	dead.renewFn = func(context.Context) error { return nil }
+	noRenew := func(context.Context) error { return nil }
+	dead.renewFn.Store(&noRenew)
 	_, err = dead.Acquire(context.Background(), "pipeline", lim, 0)
 	require.NoError(t, err)
 	start := time.Now()
