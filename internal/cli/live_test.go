@@ -5,12 +5,17 @@ import (
 	"encoding/json"
 	"net/http"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
 	"github.com/coder/websocket/wsjson"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
+
+	"github.com/ludeng/ludeng/internal/ws"
+	"github.com/ludeng/ludeng/internal/ws/pghub"
 )
 
 // TestLiveTwoNodes runs two `serve` processes on one PostgreSQL database:
@@ -81,4 +86,48 @@ func TestLiveTwoNodes(t *testing.T) {
 	_, raw := c.do("GET", "/api/v1/batches/"+id, "", nil)
 	require.NoError(t, json.Unmarshal(raw, &status))
 	require.Equal(t, "succeeded", status.Status)
+}
+
+// TestUserDisableNotifiesRunningNodes: on PostgreSQL, `ludeng user disable`
+// publishes the user's rights notice on the event hub's channel, so running
+// nodes close that user's WebSockets at once.
+func TestUserDisableNotifiesRunningNodes(t *testing.T) {
+	t.Parallel()
+	if os.Getenv("LUDENG_TEST_DATABASE_URL") == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatal("CI must set LUDENG_TEST_DATABASE_URL")
+		}
+		t.Skip("needs PostgreSQL (LUDENG_TEST_DATABASE_URL); CI sets it") // skip-ok: SQLite has no cross-process hub
+	}
+	env := map[string]string{"LUDENG_DATA_DIR": t.TempDir()}
+	for _, kv := range engineEnv(t, "postgres") {
+		k, v, _ := strings.Cut(kv, "=")
+		env[k] = v
+	}
+	code, _, errOut := runCLI(t, env, "a-long-password\n", "user", "add", "--name", "ops1", "--password-stdin")
+	require.Equal(t, 0, code, errOut)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	pool, err := pgxpool.New(ctx, env["LUDENG_DATABASE_URL"])
+	require.NoError(t, err)
+	defer pool.Close()
+	var id string
+	require.NoError(t, pool.QueryRow(ctx, "SELECT id FROM users WHERE username = 'ops1'").Scan(&id))
+	hub, err := pghub.New(pool, pghub.Config{}, nil, nil)
+	require.NoError(t, err)
+	require.NoError(t, hub.Start(ctx))
+	defer func() { _ = hub.Stop(context.Background()) }()
+	sub, err := hub.Subscribe(ctx, ws.RightsKey(id))
+	require.NoError(t, err)
+	defer sub.Close()
+
+	code, _, errOut = runCLI(t, env, "", "user", "disable", "--name", "ops1")
+	require.Equal(t, 0, code, errOut)
+	select {
+	case n := <-sub.C():
+		require.Equal(t, ws.RightsKey(id), n.BatchID)
+	case <-ctx.Done():
+		t.Fatal("no rights notice after `ludeng user disable`")
+	}
 }

@@ -13,6 +13,8 @@ import (
 	"github.com/ludeng/ludeng/internal/config"
 	"github.com/ludeng/ludeng/internal/httpapi"
 	"github.com/ludeng/ludeng/internal/store"
+	"github.com/ludeng/ludeng/internal/ws"
+	"github.com/ludeng/ludeng/internal/ws/pghub"
 )
 
 func cmdUser(ctx context.Context, args []string, stdio IO) error {
@@ -118,6 +120,7 @@ func cmdUser(ctx context.Context, args []string, stdio IO) error {
 		if err != nil {
 			return err
 		}
+		notifyRights(ctx, db, u.ID, stdio)
 		fmt.Fprintf(stdio.Stdout, "password changed for %s; their sessions and tokens were revoked\n", *name)
 	case "list":
 		users, err := db.ListUsers(ctx, "", 10000)
@@ -149,6 +152,7 @@ func cmdUser(ctx context.Context, args []string, stdio IO) error {
 		if err != nil {
 			return err
 		}
+		notifyRights(ctx, db, u.ID, stdio)
 		fmt.Fprintf(stdio.Stdout, "disabled %s; their sessions and tokens were revoked\n", *name)
 	case "budget":
 		u, err := db.UserByName(ctx, *name)
@@ -228,6 +232,19 @@ func cmdUser(ctx context.Context, args []string, stdio IO) error {
 		fmt.Fprintln(stdio.Stdout, token)
 	}
 	return nil
+}
+
+// notifyRights tells the running nodes that userID's credentials changed, so
+// their open WebSockets re-check and close. Only PostgreSQL reaches them (the
+// event hub's NOTIFY channel); on SQLite the sockets find out on their next
+// subscribe or at their lifetime limit.
+func notifyRights(ctx context.Context, db *store.DB, userID string, stdio IO) {
+	if db.PG == nil {
+		return
+	}
+	if _, err := db.PG.Exec(ctx, "SELECT pg_notify($1, $2)", pghub.Channel, pghub.Payload(ws.RightsKey(userID), 0)); err != nil {
+		fmt.Fprintf(stdio.Stderr, "warning: could not tell running nodes to close the user's live connections: %v\n", err)
+	}
 }
 
 func readLine(stdio IO) (string, error) {
