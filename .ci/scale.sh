@@ -104,7 +104,7 @@ cat > "$T/s3.json" <<EOF
 EOF
 "$WEED" server -ip=127.0.0.1 -ip.bind=127.0.0.1 -dir="$T/weed" \
   -master.port=$P_MASTER -master.volumeSizeLimitMB=64 -volume.port=$P_VOLUME -volume.max=20 \
-  -filer -filer.port=$P_FILER -s3 -s3.port=$P_S3 -s3.config="$T/s3.json" > "$T/weed.log" 2>&1 &
+  -filer -filer.port=$P_FILER -s3 -s3.port=$P_S3 -s3.port.iceberg=0 -s3.port.lance=0 -s3.config="$T/s3.json" > "$T/weed.log" 2>&1 &
 PIDS+=($!)
 wait_port $P_S3 "weed s3" "${PIDS[-1]}" 300
 ok "weed server with S3 on 127.0.0.1:$P_S3"
@@ -130,7 +130,7 @@ PIDS+=($!)
 wait_port $P_FAKE "fake providers" "${PIDS[-1]}"
 FAKE="http://127.0.0.1:$P_FAKE"
 fake_config() { # fake_config PER_MINUTE — the account's limits; calls over them get Gemini's 429
-  curl -sf -X POST "$FAKE/_fake/config" -d "{\"latency\":{\"base\":\"900ms\",\"jitter\":\"400ms\"},\"static_images\":true,
+  curl -sf -X POST "$FAKE/_fake/config" -d "{\"latency\":{\"base\":\"900ms\",\"jitter\":\"400ms\"},
     \"limits\":{\"gemini\":{\"concurrency\":4,\"per_minute\":$1}}}" > /dev/null || fail "configure the fake"
   curl -sf -X POST "$FAKE/_fake/reset" > /dev/null || fail "reset the fake"
 }
@@ -155,6 +155,7 @@ start_node() { # start_node INDEX (0-based)
       LUDENG_GEMINI_IPM=$IPM LUDENG_GEMINI_RPM=$IPM LUDENG_GEMINI_CONCURRENCY=4 LUDENG_PIPELINE_CONCURRENCY=6 \
       LUDENG_NODE_HEARTBEAT=1s LUDENG_NODE_DEAD_AFTER=4s LUDENG_LIMITS_LEASE=6s \
       LUDENG_API_RATE=1000 LUDENG_API_BURST=2000
+    if [ "$i" = 2 ] && [ -n "${REDIRECT_NODE2:-}" ]; then export LUDENG_BLOB_S3_REDIRECT=2m; fi
     exec "$T/bin/ludeng" serve
   ) >> "$T/node$i.log" 2>&1 &
   NODE_PIDS[$i]=$!
@@ -270,23 +271,28 @@ wait_batch() { # wait_batch ID
   "${CURL[@]}" "${AUTH[@]}" "$B/api/v1/batches/$1" | jq '{status, progress, report}' >&2
   fail "batch $1 ended '$st', want succeeded"
 }
-# one_result_each ID... — every image has exactly one stored result: distinct
-# keys in PostgreSQL, and as many originals in the bucket as images.
+# one_result_each ID... — every image has exactly one result: as many
+# succeeded images as planned, with distinct result keys, each in the bucket.
+# Objects no image references are reported: a node killed between storing a
+# result and recording it leaves one behind (at most its calls in flight).
 one_result_each() {
-  local want=0 n distinct objects=0 b g k ids
+  local want=0 n distinct b g ids
   for b in "$@"; do want=$(( want + $(batch_total "$b") )); done
   ids=$(printf "'%s'," "$@")
   read -r n distinct <<<"$(psql -h /var/run/postgresql -d "$PG_DB" -tAF ' ' -c \
     "SELECT count(*), count(DISTINCT result_key) FROM images WHERE batch_id IN (${ids%,}) AND status = 'succeeded'")"
   [ "$n" = "$want" ] && [ "$distinct" = "$want" ] || fail "want $want succeeded images with distinct results, got $n ($distinct distinct)"
+  psql -h /var/run/postgresql -d "$PG_DB" -tA -c "SELECT result_key FROM images WHERE batch_id IN (${ids%,}) AND status = 'succeeded'" \
+    | sort > "$T/keys.db"
   for b in "$@"; do
     for g in $(curl -sf -H 'Accept: application/json' "http://127.0.0.1:$P_FILER/buckets/$BUCKET/ci/results/$b/?limit=1000" | jq -r '.Entries[]?.FullPath'); do
-      k=$(curl -sf -H 'Accept: application/json' "http://127.0.0.1:$P_FILER$g/?limit=1000" \
-        | jq '[.Entries[]? | select(.FullPath | test("\\.(thumb|preview|card)\\.jpg$") | not)] | length')
-      objects=$(( objects + k ))
+      curl -sf -H 'Accept: application/json' "http://127.0.0.1:$P_FILER$g/?limit=1000" \
+        | jq -r '.Entries[]?.FullPath | select(test("\\.(thumb|preview|card)\\.jpg$") | not)'
     done
-  done
-  [ "$objects" = "$want" ] || fail "the bucket holds $objects results for $want images (an image stored twice, or missing)"
+  done | sed "s#^/buckets/$BUCKET/ci/##" | sort > "$T/keys.s3"
+  missing=$(comm -23 "$T/keys.db" "$T/keys.s3" | wc -l)
+  ORPHANS=$(comm -13 "$T/keys.db" "$T/keys.s3" | wc -l)
+  [ "$missing" = 0 ] || fail "$missing results recorded in PostgreSQL are not in the bucket"
   echo "$want"
 }
 fake_load() { # fake_load → prints the gemini load; fails on limits broken
@@ -308,15 +314,23 @@ GEN_START=$(date +%s)
 A=$(submit "$GROUPS_A" 11)
 [ -n "$A" ] && [ "$A" != null ] || fail "submit the batch"
 ok "batch $A: $GROUPS_A groups, $(batch_total "$A") images"
-hey -z 15s -c 4 -q 8 -host "$HOST" -H "Authorization: Bearer $TOKEN" \
-  "https://127.0.0.1:$P_HTTPS/api/v1/batches/$A" > "$T/hey.out" 2>&1 &
-HEY_PID=$!
-PIDS+=("$HEY_PID")
 # Kill while the batch runs on every node: once a few images are done.
-for _ in $(seq 1 150); do
+for _ in $(seq 1 300); do
   [ "$("${CURL[@]}" "${AUTH[@]}" "$B/api/v1/batches/$A" | jq .progress.done)" -ge 4 ] && break
   sleep 0.2
 done
+# The load: downloads of a finished image (S3 reads) and the batch's view,
+# through nginx, for 15 s; node 1 dies 4 s in.
+IMG=$("${CURL[@]}" "${AUTH[@]}" "$B/api/v1/batches/$A" | jq -r '[.groups[].images[] | select(.status == "succeeded")][0].id')
+hey -z 15s -c 4 -q 10 -host "$HOST" -H "Authorization: Bearer $TOKEN" \
+  "https://127.0.0.1:$P_HTTPS/api/v1/images/$IMG/content" > "$T/hey.out" 2>&1 &
+HEY_PID=$!
+PIDS+=("$HEY_PID")
+hey -z 15s -c 2 -q 5 -host "$HOST" -H "Authorization: Bearer $TOKEN" \
+  "https://127.0.0.1:$P_HTTPS/api/v1/batches/$A" > "$T/hey2.out" 2>&1 &
+HEY2_PID=$!
+PIDS+=("$HEY2_PID")
+sleep 4
 inflight_raw=$(curl -s "http://127.0.0.1:${NODE_PORTS[1]}/metrics" | awk '$1 == "ludeng_http_requests_in_flight" { print $2 }')
 kill -9 "${NODE_PIDS[1]}"
 KILL_AT=$(( $(date +%s) - GEN_START ))
@@ -325,37 +339,45 @@ NODE_PIDS[1]=""
 # The gauge counted the /metrics request that read it.
 INFLIGHT=$(( ${inflight_raw%.*} - 1 ))
 ok "node 1 killed with SIGKILL ${KILL_AT}s after submission, with $INFLIGHT API requests in flight"
-wait "$HEY_PID" || true
-total=$(awk '/^Status code distribution/ { s = 1; next } s && /\[[0-9]+\]/ { gsub(/[\[\]]/, "", $1); n += $2 } END { print n + 0 }' "$T/hey.out")
-non2xx=$(awk '/^Status code distribution/ { s = 1; next } s && /\[[0-9]+\]/ { gsub(/[\[\]]/, "", $1); if ($1 !~ /^2/) n += $2 } END { print n + 0 }' "$T/hey.out")
-errors=$(awk '/^Error distribution/ { e = 1; next } e && /\[[0-9]+\]/ { gsub(/[\[\]]/, "", $1); n += $1 } END { print n + 0 }' "$T/hey.out")
-[ "$total" -gt 100 ] || { cat "$T/hey.out" >&2; fail "hey got only $total answers"; }
+wait "$HEY_PID" "$HEY2_PID" || true
+cat "$T/hey.out" "$T/hey2.out" > "$T/hey.all"
+total=$(awk '/^Status code distribution/ { s = 1; next } /^Error distribution/ { s = 0 } s && /\[[0-9]+\]/ { gsub(/[\[\]]/, "", $1); n += $2 } END { print n + 0 }' "$T/hey.all")
+non2xx=$(awk '/^Status code distribution/ { s = 1; next } /^Error distribution/ { s = 0 } s && /\[[0-9]+\]/ { gsub(/[\[\]]/, "", $1); if ($1 !~ /^2/) n += $2 } END { print n + 0 }' "$T/hey.all")
+errors=$(awk '/^Error distribution/ { e = 1; next } /^Status code distribution/ { e = 0 } e && /\[[0-9]+\]/ { gsub(/[\[\]]/, "", $1); n += $1 } END { print n + 0 }' "$T/hey.all")
+[ "$total" -ge 40 ] || { cat "$T/hey.all" >&2; fail "hey got only $total answers"; }
 bad=$(( non2xx + errors ))
 echo "     hey through nginx: $total answers, $non2xx non-2xx, $errors transport errors; node 1 had $INFLIGHT in flight at the kill"
-[ "$bad" -le "$INFLIGHT" ] || { cat "$T/hey.out" >&2; fail "failover: $bad failed requests > $INFLIGHT in flight on the killed node"; }
+[ "$bad" -le "$INFLIGHT" ] || { cat "$T/hey.all" >&2; fail "failover: $bad failed requests > $INFLIGHT in flight on the killed node"; }
 ok "failover: $bad failed of $((total + errors)) requests (≤ $INFLIGHT in flight on the killed node)"
 wait_batch "$A"
 ok "batch $A succeeded in $(( $(date +%s) - GEN_START ))s with node 1 dead since ${KILL_AT}s"
-n=$(one_result_each "$A")
-ok "no image twice: $n images, $n distinct results in PostgreSQL, $n originals in the bucket"
+one_result_each "$A" > "$T/n"
+n=$(cat "$T/n")
+[ "$ORPHANS" -le 4 ] || fail "$ORPHANS unreferenced results in the bucket: more than the killed node could have had in flight (4)"
+ok "no image twice: $n images with $n distinct results, all in the bucket; $ORPHANS unreferenced object(s) left by the killed node"
 fake_load
 ok "phase 1: $CALLS Gemini calls from 3 nodes, at most $MAXC at once (≤ 4), no 429"
 
 section "phase 1: downloads from every node"
 start_node 1
 wait_port "${NODE_PORTS[1]}" "node 1 (restarted)" "${NODE_PIDS[1]}" 300
-count=0
-for id in $("${CURL[@]}" "${AUTH[@]}" "$B/api/v1/batches/$A" | jq -r '.groups[].images[].id'); do
-  sums=""
-  for i in 0 1 2; do
-    s=$(curl -sf "${AUTH[@]}" "http://127.0.0.1:${NODE_PORTS[$i]}/api/v1/images/$id/content" | sha256sum | cut -d' ' -f1)
-    [ "$s" != "$(printf '' | sha256sum | cut -d' ' -f1)" ] || fail "image $id: nothing from node $i"
-    sums="$sums $s"
-  done
-  [ "$(tr ' ' '\n' <<<"$sums" | sed '/^$/d' | sort -u | wc -l)" = 1 ] || fail "image $id differs between nodes"
-  count=$((count + 1))
+# Each image from each node, six at a time: "id sum0 sum1 sum2" per image.
+cat > "$T/dl.sh" <<'EOF'
+line=$1
+for p in $PORTS; do
+  line="$line $(curl -sf -H "$AUTHH" "http://127.0.0.1:$p/api/v1/images/$1/content" | sha256sum | cut -d' ' -f1)"
 done
-[ "$count" = "$(batch_total "$A")" ] || fail "listed $count images, want $(batch_total "$A")"
+echo "$line"
+EOF
+"${CURL[@]}" "${AUTH[@]}" "$B/api/v1/batches/$A" | jq -r '.groups[].images[].id' \
+  | AUTHH="Authorization: Bearer $TOKEN" PORTS="${NODE_PORTS[*]}" xargs -P 6 -n 1 bash "$T/dl.sh" > "$T/dl.out"
+empty=$(printf '' | sha256sum | cut -d' ' -f1)
+while read -r id s0 s1 s2; do
+  [ "$s0" != "$empty" ] && [ "$s1" != "$empty" ] && [ "$s2" != "$empty" ] || fail "image $id: nothing from some node ($s0 $s1 $s2)"
+  [ "$s0" = "$s1" ] && [ "$s0" = "$s2" ] || fail "image $id differs between nodes"
+done < "$T/dl.out"
+count=$(wc -l < "$T/dl.out")
+[ "$count" = "$(batch_total "$A")" ] || fail "checked $count images, want $(batch_total "$A")"
 ok "all $count images download from each of the 3 nodes with the same bytes"
 for i in 0 1 2; do
   mkdir -p "$T/zip$i"
@@ -376,6 +398,7 @@ for i in 0 1 2; do kill "${NODE_PIDS[$i]}"; done
 for i in 0 1 2; do wait "${NODE_PIDS[$i]}" 2>/dev/null || true; NODE_PIDS[$i]=""; done
 fake_config 20
 IPM=20
+REDIRECT_NODE2=1 # node 2 answers image downloads with a presigned redirect
 for i in 0 1 2; do start_node "$i"; done
 for i in 0 1 2; do wait_port "${NODE_PORTS[$i]}" "node $i" "${NODE_PIDS[$i]}" 300; done
 GEN_START=$(date +%s)
@@ -385,10 +408,30 @@ ok "batches $C and $D: $(( $(batch_total "$C") + $(batch_total "$D") )) images"
 wait_batch "$C"
 wait_batch "$D"
 GEN_TIME=$(( $(date +%s) - GEN_START ))
-n=$(one_result_each "$C" "$D")
+one_result_each "$C" "$D" > "$T/n"
+n=$(cat "$T/n")
+[ "$ORPHANS" = 0 ] || fail "$ORPHANS unreferenced results in the bucket with no node killed"
 fake_load
 [ "$MAXM" -le 20 ] || fail "the fake saw $MAXM calls within one minute (account limit 20)"
 [ "$MAXM" -ge 18 ] && [ "$CALLS" -gt 20 ] && [ "$GEN_TIME" -ge 60 ] || fail "the minute limit was not exercised ($CALLS calls, at most $MAXM in a minute, ${GEN_TIME}s)"
 ok "phase 2: $n images in ${GEN_TIME}s; $CALLS Gemini calls from 3 nodes, at most $MAXC at once (≤ 4) and $MAXM in any minute (≤ 20), no 429"
+
+# Presigned redirect (node 2): ludeng checks access, then 302 to the bucket.
+id=$("${CURL[@]}" "${AUTH[@]}" "$B/api/v1/batches/$C" | jq -r '.groups[0].images[0].id')
+code=$(curl -s -o /dev/null -w '%{http_code} %{redirect_url}' "${AUTH[@]}" "http://127.0.0.1:${NODE_PORTS[2]}/api/v1/images/$id/content")
+case "$code" in "302 http://127.0.0.1:$P_S3/$BUCKET/ci/results/"*X-Amz-Signature=*) ;; *) fail "node 2 with LUDENG_BLOB_S3_REDIRECT: got '$code', want a 302 to a presigned URL" ;; esac
+[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:${NODE_PORTS[2]}/api/v1/images/$id/content")" = 401 ] \
+  || fail "the redirect must not skip ludeng's access check"
+s2=$(curl -sfL "${AUTH[@]}" "http://127.0.0.1:${NODE_PORTS[2]}/api/v1/images/$id/content" | sha256sum)
+s0=$(curl -sf "${AUTH[@]}" "http://127.0.0.1:${NODE_PORTS[0]}/api/v1/images/$id/content" | sha256sum)
+[ "$s2" = "$s0" ] || fail "the presigned URL served other bytes"
+ok "LUDENG_BLOB_S3_REDIRECT: 302 to a presigned URL after the access check (401 without a token), same bytes"
+for i in 0 1 2; do curl -s "http://127.0.0.1:${NODE_PORTS[$i]}/metrics"; done > "$T/metrics.txt"
+for m in 'ludeng_blob_op_duration_seconds_count{backend="s3",op="put"}' 'ludeng_blob_bytes_total{backend="s3",direction="read"}' \
+    'ludeng_cluster_limit_query_seconds_count{name="provider:gemini"}' 'ludeng_cluster_limit_query_seconds_count{name="pipeline"}'; do
+  v=$(grep -F "$m " "$T/metrics.txt" | awk '{ n += $2 } END { print n + 0 }')
+  awk -v v="$v" 'BEGIN { exit !(v > 0) }' || fail "metric $m is missing or zero on all nodes"
+done
+ok "metrics: blob store latency/bytes on s3 and cluster limiter round trips are exported"
 
 echo "scale.sh: all checks passed in $(( $(date +%s) - START ))s"

@@ -23,6 +23,7 @@ import (
 	"github.com/ludeng/ludeng/internal/auth"
 	"github.com/ludeng/ludeng/internal/blob"
 	"github.com/ludeng/ludeng/internal/clusterlimit"
+	"github.com/ludeng/ludeng/internal/fault"
 	"github.com/ludeng/ludeng/internal/httpapi"
 	"github.com/ludeng/ludeng/internal/pipeline"
 	"github.com/ludeng/ludeng/internal/poolsync"
@@ -211,6 +212,11 @@ func ensureAdmin(ctx context.Context, a *app) error {
 		return a.db.Audit(ctx, tx, store.AuditEntry{ActorName: "system", Action: "user.create", TargetType: "user", TargetID: u.ID,
 			Detail: map[string]any{"username": "admin", "role": "admin", "reason": "first start"}})
 	})
+	if fe := fault.As(err); fe != nil && fe.Code == "username_taken" {
+		// Another node of a cluster starting at the same moment made it.
+		a.logger.Info("the first admin account was created by another node", slog.String("username", "admin"))
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("create first admin: %w", err)
 	}

@@ -300,6 +300,9 @@ func New(cfg Config, d Deps) (*Pipeline, error) {
 	return p, nil
 }
 
+// riverMigrationLockKey serializes River's migrations between nodes.
+const riverMigrationLockKey = 7402032
+
 // Migrate applies River's schema migrations to the database (idempotent).
 func Migrate(ctx context.Context, db *store.DB) (int, error) {
 	var (
@@ -318,6 +321,21 @@ func Migrate(ctx context.Context, db *store.DB) (int, error) {
 		if merr != nil {
 			return 0, fmt.Errorf("river migrator: %w", merr)
 		}
+		// Nodes starting together on a fresh database would apply River's
+		// steps twice and fail on duplicate types: one at a time, under a
+		// session advisory lock (not one transaction: River's steps add an
+		// enum value and then use it, which needs separate transactions).
+		conn, cerr := db.PG.Acquire(ctx)
+		if cerr != nil {
+			return 0, fmt.Errorf("river migrate: %w", cerr)
+		}
+		defer conn.Release()
+		if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", riverMigrationLockKey); err != nil {
+			return 0, fmt.Errorf("river migrate lock: %w", err)
+		}
+		defer func() {
+			_, _ = conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", riverMigrationLockKey)
+		}()
 		res, err = m.Migrate(ctx, rivermigrate.DirectionUp, nil)
 	}
 	if err != nil {

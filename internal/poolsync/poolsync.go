@@ -49,6 +49,12 @@ func (m *Manager) Start(ctx context.Context, seed fs.FS) error {
 	}
 	if n == 0 {
 		v, _, err := m.Import(ctx, seed, "system", "initial import of the embedded pool")
+		if fe := fault.As(err); fe != nil && fe.Code == "pool_edit_conflict" {
+			// Another node of a cluster starting at the same moment
+			// imported it first: load that version.
+			_, _, err = m.Reload(ctx)
+			return err
+		}
 		if err != nil {
 			return fmt.Errorf("import embedded pool: %w", err)
 		}
