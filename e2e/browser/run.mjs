@@ -28,6 +28,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { lampPhoto } from './fixture.mjs';
+import { everyPage, operatorSteps } from './operator.mjs';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const BASE_URL = (process.env.BASE_URL ?? 'http://127.0.0.1:8080').replace(/\/+$/, '');
@@ -35,7 +36,9 @@ const ADMIN_USER = process.env.ADMIN_USER ?? 'admin';
 const ADMIN_PASSWORD = process.env.ADMIN_PASSWORD ?? '';
 const SHOTS_DIR = resolve(process.env.SHOTS_DIR ?? join(here, 'shots'));
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
-const TIMEOUT_MS = Number(process.env.E2E_TIMEOUT_MS ?? 180000);
+const TIMEOUT_MS = Number(process.env.E2E_TIMEOUT_MS ?? 420000);
+// FAKE_URL: the fake provider APIs the server's DeepSeek points at (its /_fake/ control scripts failures).
+const FAKE_URL = (process.env.FAKE_URL ?? '').replace(/\/+$/, '');
 
 if (!ADMIN_PASSWORD) {
   console.error('e2e: set ADMIN_PASSWORD (and ADMIN_USER, BASE_URL)');
@@ -510,6 +513,10 @@ await step('history lists the batch and shows usage', async () => {
   await page.locator('[data-testid=batch-page][data-succeeded="8"]').waitFor();
 });
 
+// ---- The operator's day: picking, regenerate, post kit, compare, keyboard --
+
+if (batchId) await operatorSteps({ page, step, check, shot, log, BASE_URL, batchId, FAKE_URL, SHOTS_DIR });
+
 // ---- Presets on the new-batch form, webhook settings ---------------------
 
 const presetName = 'e2e 河北竖版 ' + Date.now().toString(36);
@@ -666,6 +673,8 @@ await step('admin pages list users and the audit log', async () => {
   await page.getByText('token.create').first().waitFor();
   await shot('admin-audit');
 });
+
+if (batchId) await everyPage({ page, step, check, shot, log, BASE_URL, batchId, SHOTS_DIR });
 
 await step('logout returns to the login page and ends the session', async () => {
   await page.getByRole('button', { name: '退出登录' }).click();

@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	pooldata "github.com/ludeng/ludeng/data/pool"
+	"github.com/ludeng/ludeng/docs/manual"
 	"github.com/ludeng/ludeng/internal/auth"
 	"github.com/ludeng/ludeng/internal/blob"
 	"github.com/ludeng/ludeng/internal/clusterlimit"
@@ -138,6 +139,9 @@ func openApp(ctx context.Context, cfg *Config, logger *slog.Logger, webFS fs.FS)
 		Currency:         cfg.Currency,
 		Limits:           map[string]any{"groups_max": 12, "upload_max_bytes": 5 << 20},
 	}, httpapi.Deps{DB: db, Logger: logger, Registry: a.registry, Web: webFS, DiskFree: blob.FreeBytes})
+	if webFS != nil {
+		a.api.EnableManual(manual.FS())
+	}
 
 	a.pool = poolsync.New(db, logger)
 	if err := a.pool.Start(ctx, pooldata.FS()); err != nil {

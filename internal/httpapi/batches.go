@@ -11,6 +11,7 @@ import (
 	"github.com/ludeng/ludeng/internal/fault"
 	"github.com/ludeng/ludeng/internal/pipeline"
 	"github.com/ludeng/ludeng/internal/plan"
+	"github.com/ludeng/ludeng/internal/provider"
 	"github.com/ludeng/ludeng/internal/signedurl"
 	"github.com/ludeng/ludeng/internal/store"
 )
@@ -195,8 +196,12 @@ func (a *batchAPI) view(ctx context.Context, b *store.Batch) (map[string]any, er
 		v["queue_position"] = ahead
 		conc := a.d.Pipeline.Config().Concurrency
 		// ETA: the images ahead and the batch's own remaining ones, run
-		// conc at a time at the mean duration seen so far (30 s default).
+		// conc at a time at the mean duration seen so far; before the first
+		// image, at the median of the user's recent calls (30 s when none).
 		per := 30 * time.Second
+		if d, n, err := a.s.db.RecentCallLatency(ctx, b.UserID, provider.OpGenerate); err == nil && n > 0 {
+			per = max(d, time.Second)
+		}
 		if b.StartedAt != nil && done > 0 {
 			per = max(time.Since(*b.StartedAt)/time.Duration(done)*time.Duration(min(conc, len(imgs))), time.Second)
 		}

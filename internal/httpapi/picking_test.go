@@ -13,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/ludeng/ludeng/docs/manual"
 	"github.com/ludeng/ludeng/internal/httpapi"
 	"github.com/ludeng/ludeng/internal/store"
 	"github.com/ludeng/ludeng/web"
@@ -236,4 +237,27 @@ func TestStaticGzip(t *testing.T) {
 		res.Body.Close()
 		require.Empty(t, res.Header.Get("Content-Encoding"), a)
 	}
+}
+
+// TestManualServed: the binary renders the manual's pages and serves its screenshots.
+func TestManualServed(t *testing.T) {
+	t.Parallel()
+	b := setup(t, store.SQLite, func(_ *httpapi.Config, d *httpapi.Deps) { d.Web = web.FS() })
+	b.api.EnableManual(manual.FS())
+	c := b.client(t)
+	res := c.do("GET", "/manual/", nil)
+	require.Equal(t, http.StatusOK, res.status)
+	require.Contains(t, string(res.body), `<a href="zh-CN">`)
+	res = c.do("GET", "/manual/zh-CN", nil)
+	require.Equal(t, http.StatusOK, res.status)
+	page := string(res.body)
+	require.Contains(t, page, "<h1 id=")
+	imgs := regexp.MustCompile(`<img src="(images/[^"]+)"`).FindAllStringSubmatch(page, -1)
+	require.GreaterOrEqual(t, len(imgs), 10)
+	for _, m := range imgs {
+		r := c.do("GET", "/manual/"+m[1], nil)
+		require.Equal(t, http.StatusOK, r.status, m[1])
+		require.Equal(t, "image/png", r.header.Get("Content-Type"))
+	}
+	require.Equal(t, http.StatusNotFound, c.do("GET", "/manual/missing.md", nil).status)
 }

@@ -137,6 +137,7 @@ type Server struct {
 	registry  *prometheus.Registry
 	web       fs.FS
 	gz        gzipCache
+	manual    fs.FS
 	now       func() time.Time
 	diskFree  func(string) (int64, error)
 	throttle  *auth.Throttle

@@ -38,6 +38,9 @@ func (s *Server) spaHandler() http.Handler {
 			return
 		}
 		p := path.Clean("/" + r.URL.Path)
+		if (p == "/manual" || strings.HasPrefix(p, "/manual/")) && s.serveManual(w, r, p) {
+			return
+		}
 		if p != "/" && !isSPARoute(p) {
 			name := strings.TrimPrefix(p, "/")
 			if st, err := fs.Stat(s.web, name); err == nil && !st.IsDir() {

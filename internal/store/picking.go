@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -260,4 +261,31 @@ func (db *DB) deleteBatchExtras(ctx context.Context, tx *Tx, id string) error {
 		}
 	}
 	return nil
+}
+
+// RecentCallLatency is the median duration of the user's last successful
+// provider calls of operation op within the past day (uses the user/time
+// index), and how many calls it is based on (0: none, no estimate).
+func (db *DB) RecentCallLatency(ctx context.Context, userID, op string) (time.Duration, int, error) {
+	since := micros(db.now().Add(-24 * time.Hour))
+	rs, err := db.query(ctx, db.R, `SELECT latency_ms FROM usage_ledger
+		WHERE user_id = $1 AND started_at >= $2 AND operation = $3 AND status = 'settled' AND outcome = 'ok'
+		ORDER BY started_at DESC LIMIT 50`, userID, since, op)
+	if err != nil {
+		return 0, 0, fmt.Errorf("recent call latency: %w", err)
+	}
+	defer rs.Close()
+	var ms []int64
+	for rs.Next() {
+		var v int64
+		if err := rs.Scan(&v); err != nil {
+			return 0, 0, err
+		}
+		ms = append(ms, v)
+	}
+	if err := rs.Err(); err != nil || len(ms) == 0 {
+		return 0, 0, err
+	}
+	slices.Sort(ms)
+	return time.Duration(ms[len(ms)/2]) * time.Millisecond, len(ms), nil
 }

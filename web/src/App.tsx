@@ -122,6 +122,7 @@ function Page({ path }: { path: string }) {
   if (path === '/admin') return <Redirect to="/admin/users" />;
   if (path === '/admin/users') return <AdminPage tab="users" />;
   if (path === '/admin/audit') return <AdminPage tab="audit" />;
+  if (path === '/admin/providers') return <AdminPage tab="providers" />;
   if (path === '/account') return <AccountPage />;
   // Settings live under /account/, a path the server already answers with
   // index.html (its SPA route list has no /settings).

@@ -84,6 +84,9 @@ export function Layout({ metaError, children }: { metaError: unknown; children: 
       </main>
       <footer className="footer muted small">
         <span>{t('app.tagline')}</span>
+        <a href="/manual/" target="_blank" rel="noopener" data-testid="manual-link">
+          {t('manual.link')}
+        </a>
         {meta && <span className="mono">{t('footer.version', { version: meta.version || 'dev' })}{meta.build ? ` (${meta.build})` : ''}</span>}
       </footer>
     </div>

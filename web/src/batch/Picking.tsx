@@ -34,9 +34,11 @@ export function StarButton({ im, onChanged, small = true }: { im: BatchImage; on
       type="button"
       className={`btn ${small ? 'btn-small ' : ''}star-btn${on ? ' is-on' : ''}`}
       aria-pressed={on}
-      disabled={busy}
+      aria-busy={busy}
       data-testid="star"
       onClick={async () => {
+        // Not disabled while busy: a disabled button drops the focus (out of the lightbox).
+        if (busy) return;
         setBusy(true);
         try {
           await api.starImage(im.id, !on);

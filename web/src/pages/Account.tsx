@@ -226,7 +226,7 @@ function TokensCard() {
       ) : (tokens.data?.items.length ?? 0) === 0 ? (
         <p className="muted">{t('account.noTokens')}</p>
       ) : (
-        <div className="table-wrap">
+        <div className="table-wrap" tabIndex={0}>
           <ErrorNote error={rowError} />
           <table className="table">
             <thead>

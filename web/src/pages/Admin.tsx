@@ -4,8 +4,9 @@ import { ErrorNote, Notice, PageHeader, Spinner } from '../components/common';
 import { useI18n } from '../i18n/context';
 import { Link } from '../router';
 import { useSession } from '../session';
+import { ProvidersPanel } from './AdminProviders';
 
-type Tab = 'users' | 'audit';
+type Tab = 'users' | 'audit' | 'providers';
 
 export function AdminPage({ tab }: { tab: Tab }) {
   const { t } = useI18n();
@@ -28,8 +29,14 @@ export function AdminPage({ tab }: { tab: Tab }) {
         <Link to="/admin/audit" className={tab === 'audit' ? 'is-on' : ''} aria-current={tab === 'audit' ? 'page' : undefined}>
           {t('admin.audit')}
         </Link>
+        <Link to="/admin/providers" className={tab === 'providers' ? 'is-on' : ''} aria-current={tab === 'providers' ? 'page' : undefined}>
+          {t('admin.providers')}
+        </Link>
+        <a href="/riverui/" target="_blank" rel="noopener">
+          {t('queue.riverui')}
+        </a>
       </nav>
-      {tab === 'users' ? <UsersPanel /> : <AuditPanel />}
+      {tab === 'users' ? <UsersPanel /> : tab === 'audit' ? <AuditPanel /> : <ProvidersPanel />}
     </section>
   );
 }
@@ -118,7 +125,7 @@ function UsersPanel() {
         {flash && <Notice kind="success">{flash}</Notice>}
         <ErrorNote error={rowError} />
         {users.error ? <ErrorNote error={users.error} onRetry={users.reload} /> : null}
-        <div className="table-wrap">
+        <div className="table-wrap" tabIndex={0}>
           <table className="table">
             <thead>
               <tr>
@@ -330,7 +337,7 @@ function AuditPanel() {
       {!audit.loading && !audit.error && audit.items.length === 0 ? (
         <p className="muted">{t('admin.noAudit')}</p>
       ) : (
-        <div className="table-wrap">
+        <div className="table-wrap" tabIndex={0}>
           <table className="table table-compact">
             <thead>
               <tr>

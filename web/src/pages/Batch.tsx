@@ -599,6 +599,22 @@ function Lightbox({
       if (opener.current instanceof HTMLElement) opener.current.focus();
     };
   }, []);
+  // Escape closes even when the focus has fallen out of the dialog (a button
+  // that re-rendered); focus that leaves it is brought back.
+  useEffect(() => {
+    const onDoc = (e: globalThis.KeyboardEvent) => {
+      if (e.key === 'Escape') onClose();
+    };
+    const onFocusIn = (e: FocusEvent) => {
+      if (boxRef.current && e.target instanceof Node && !boxRef.current.contains(e.target)) closeRef.current?.focus();
+    };
+    document.addEventListener('keydown', onDoc);
+    document.addEventListener('focusin', onFocusIn);
+    return () => {
+      document.removeEventListener('keydown', onDoc);
+      document.removeEventListener('focusin', onFocusIn);
+    };
+  }, [onClose]);
 
   if (!entry) return null;
   const { im, g } = entry;

@@ -141,7 +141,7 @@ function BatchList({ status, mode, q }: { status: string; mode: string; q: strin
             const shown = scenes.slice(0, 3);
             return (
               <li key={b.id} className="batch-row">
-                <Link to={`/batches/${encodeURIComponent(b.id)}`} className="batch-row-link" aria-label={`${t('history.open')} ${formatDateTime(b.created_at)}`}>
+                <Link to={`/batches/${encodeURIComponent(b.id)}`} className="batch-row-link">
                   <span className="batch-row-main">
                     <StatusPill status={b.status} />
                     {b.name ? <strong className="batch-row-name">{b.name}</strong> : null}
@@ -245,7 +245,7 @@ function UsageCard() {
           ) : (
             <details className="usage-days">
               <summary className="small">{t('usage.byDay')}</summary>
-              <div className="table-wrap">
+              <div className="table-wrap" tabIndex={0}>
                 <table className="table table-compact">
                   <thead>
                     <tr>

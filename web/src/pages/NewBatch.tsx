@@ -334,7 +334,7 @@ function PlanPreview({ result, stale, smart }: { result: DryRunResult; stale: bo
         {smart && plan.seed ? <span className="muted small mono"> · {t('plan.seed', { seed: plan.seed })}</span> : null}
       </p>
       {!stale && smart && <p className="muted small">{t('new.samePlan')}</p>}
-      <div className="table-wrap">
+      <div className="table-wrap" tabIndex={0}>
         <table className="table plan-table">
           <thead>
             <tr>

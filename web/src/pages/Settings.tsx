@@ -424,7 +424,7 @@ function DeliveryLog({ hookId, pinged }: { hookId: string; pinged: WebhookDelive
       ) : list.items.length === 0 ? (
         <p className="muted">{t('deliveries.empty')}</p>
       ) : (
-        <div className="table-wrap">
+        <div className="table-wrap" tabIndex={0}>
           <table className="table table-stack" aria-busy={loading || more}>
             <thead>
               <tr>
