@@ -12,3 +12,4 @@ t "resilience: alert delivery ∥ PITR, backup verification, host hardening (iss
 t "scene plausibility audit (500 plans + broken fixture)" bash .ci/audit.sh
 t "abuse suite (login flood, scan bomb, held connections, fair use, live rights)" bash .ci/abuse.sh
 t "releases without downtime: handoff, rolling deploy, rollback under load (issue 13)" bash .ci/deploy.sh
+t "scale-out: 3 nodes on S3 (SeaweedFS) behind nginx, kill -9 under load, cluster-wide limits (issue 15)" bash .ci/scale.sh
