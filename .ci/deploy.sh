@@ -110,7 +110,7 @@ next_port; FAKE=$port
 "$NEW" fake-providers --listen "127.0.0.1:$FAKE" > "$T/fake.log" 2>&1 &
 PIDS+=($!)
 for _ in $(seq 1 100); do
-  curl -fsS -o /dev/null -X POST -d '{"latency":{"base":"4s"}}' "http://127.0.0.1:$FAKE/_fake/config" 2>/dev/null && break
+  curl -fsS -o /dev/null -X POST -d '{"latency":{"base":"8s"}}' "http://127.0.0.1:$FAKE/_fake/config" 2>/dev/null && break
   sleep 0.2
 done
 ADMIN_PW="deploy-admin-$RANDOM$RANDOM"
@@ -135,7 +135,7 @@ LUDENG_NODE_HEARTBEAT=1s
 LUDENG_NODE_DEAD_AFTER=5s
 LUDENG_DEPLOY_DIR=$T/$1/opt
 LUDENG_RELEASE_STORE=$STORE
-LUDENG_SMOKE_USER=admin
+LUDENG_SMOKE_USER=smoke
 LUDENG_SMOKE_PASSWORD_FILE=$T/admin-password
 LUDENG_SMOKE_BATCH=always
 LUDENG_BACKUP_DIR=$T/$1/backups
@@ -155,6 +155,12 @@ install_node() {
   [ -s "$T/$name.pid" ] || fail "node $name did not start"
 }
 api() { curl -fsS -H "Authorization: Bearer $TOKEN" "$@"; }
+# add_smoke_user NAME: the account the deploy's smoke test signs in with
+# (a dedicated one, as in production; its batch is not queued behind the
+# load's batch, which belongs to admin).
+add_smoke_user() {
+  (set -a; . "$T/$1.env"; "$T/$1/opt/current/ludeng" user add --name smoke --password-stdin < "$T/admin-password") > /dev/null
+}
 
 # hey runs: GETs of the API and the SPA, authenticated GETs and uploads.
 # load NAME BASE SECONDS → $T/load-NAME-*.txt
@@ -166,6 +172,15 @@ load_start() {
   hey -z "${secs}s" -c 2 -q 6 -H "Authorization: Bearer $TOKEN" "$base/api/v1/batches" > "$T/load-$name-list.txt" 2>&1 & LOAD_PIDS+=($!)
   hey -z "${secs}s" -c 4 -q 2 -m POST -H "Authorization: Bearer $TOKEN" -T "multipart/form-data; boundary=ludengci" \
     -D "$T/upload.body" "$base/api/v1/uploads" > "$T/load-$name-upload.txt" 2>&1 & LOAD_PIDS+=($!)
+}
+# load_stop: the load covers the whole deploy and at least LOAD_SECONDS;
+# hey prints its report on SIGINT.
+load_stop() {
+  local p
+  while [ $(( $(date +%s) - LOAD_T0 )) -lt "$LOAD_SECONDS" ]; do sleep 1; done
+  sleep 1
+  for p in "${LOAD_PIDS[@]}"; do kill -INT "$p" 2>/dev/null || true; done
+  for p in "${LOAD_PIDS[@]}"; do wait "$p" || true; done
 }
 # load_report NAME: prints per-stream totals, fails on any non-2xx/3xx or
 # transport error; sets LOAD_RPS and LOAD_P99 (worst stream p99, ms).
@@ -204,13 +219,13 @@ load_report() {
   printf -- '\r\n--ludengci--\r\n'
 } > "$T/upload.body"
 
-# start_batch BASE GROUPS → BATCH (and starts the WebSocket watchers)
+# start_batch BASE GROUPS MIN_RECONNECTS → BATCH (and starts the WebSocket watchers)
 start_batch() {
   local base=$1 up
   up=$(curl -fsS -H "Authorization: Bearer $TOKEN" -F "file=@$T/photo.jpg;type=image/jpeg" "$base/api/v1/uploads" | jq -r .id)
   BATCH=$(api -H 'Content-Type: application/json' -d "{\"upload_id\":\"$up\",\"mode\":\"smart\",\"groups\":$2,\"enhance\":\"off\"}" "$base/api/v1/batches" | jq -r .id)
   [ -n "$BATCH" ] && [ "$BATCH" != null ] || fail "batch not created"
-  "$T/bin/deploywatch" -url "$base" -user admin -password-file "$T/admin-password" -batch "$BATCH" -clients 3 -timeout 4m \
+  "$T/bin/deploywatch" -url "$base" -user admin -password-file "$T/admin-password" -batch "$BATCH" -clients 3 -timeout 4m -min-reconnects "$3" \
     > "$T/watch.out" 2>&1 &
   WATCH_PID=$!
 }
@@ -261,6 +276,7 @@ install_node a ci-1
 A="http://127.0.0.1:$A_PORT"
 wait_http "$A/readyz" "node a"
 TOKEN=$( (set -a; . "$T/a.env"; "$T/a/opt/current/ludeng" user token --name admin) | tail -n 1)
+add_smoke_user a
 [ -n "$TOKEN" ] || fail "no API token"
 load_start a-steady "$A" "$STEADY_SECONDS"
 for p in "${LOAD_PIDS[@]}"; do wait "$p"; done
@@ -268,8 +284,9 @@ echo "    steady state (${STEADY_SECONDS}s, no deploy):"
 load_report a-steady
 A_STEADY_P99=$LOAD_P99
 
-start_batch "$A" 4
-load_start a-deploy "$A" "$LOAD_SECONDS"
+start_batch "$A" 4 1
+load_start a-deploy "$A" 300
+LOAD_T0=$(date +%s)
 sleep 2
 t0=$(date +%s%3N)
 bash "$DEPLOY" --env "$T/a.env" ci-2 > "$T/a/deploy-ci-2.out" 2>&1 || { cat "$T/a/deploy-ci-2.out"; fail "deploy of ci-2 failed"; }
@@ -287,8 +304,8 @@ sed 's/^/    /' "$T/a/deploy-ci-3.out"
 [ "$rc" = 1 ] || fail "ludeng-deploy exit status $rc for a failed release, want 1"
 grep -q 'smoke step "zip download" failed' "$T/a/deploy-ci-3.out" || fail "the zip download smoke step did not catch ci-3"
 grep -q 'ROLLBACK: node .* serves ci-2 again' "$T/a/deploy-ci-3.out" || fail "no rollback to ci-2 reported"
-for p in "${LOAD_PIDS[@]}"; do wait "$p"; done
-echo "    load during both deploys (${LOAD_SECONDS}s):"
+load_stop
+echo "    load during both deploys ($(( $(date +%s) - LOAD_T0 ))s):"
 load_report a-deploy
 A_DEPLOY_P99=$LOAD_P99
 A_DEPLOY_RPS=$LOAD_RPS
@@ -363,6 +380,7 @@ PIDS+=($!)
 N="http://127.0.0.1:$NGX"
 wait_http "$N/livez" "nginx"
 TOKEN=$( (set -a; . "$T/b1.env"; "$T/b1/opt/current/ludeng" user token --name admin) | tail -n 1)
+add_smoke_user b1
 
 load_start b-steady "$N" "$STEADY_SECONDS"
 for p in "${LOAD_PIDS[@]}"; do wait "$p"; done
@@ -370,15 +388,16 @@ echo "    steady state through nginx (${STEADY_SECONDS}s):"
 load_report b-steady
 B_STEADY_P99=$LOAD_P99
 
-start_batch "$N" 4
-load_start b-deploy "$N" "$LOAD_SECONDS"
+start_batch "$N" 4 0
+load_start b-deploy "$N" 300
+LOAD_T0=$(date +%s)
 sleep 2
 t0=$(date +%s%3N)
 bash "$DEPLOY" --env "$T/b1.env" --env "$T/b2.env" ci-2 > "$T/b-deploy.out" 2>&1 || { cat "$T/b-deploy.out"; fail "rolling deploy failed"; }
 B_MS=$(( $(date +%s%3N) - t0 ))
 sed 's/^/    /' "$T/b-deploy.out"
-for p in "${LOAD_PIDS[@]}"; do wait "$p"; done
-echo "    load during the rolling deploy (${LOAD_SECONDS}s):"
+load_stop
+echo "    load during the rolling deploy ($(( $(date +%s) - LOAD_T0 ))s):"
 load_report b-deploy
 B_DEPLOY_P99=$LOAD_P99
 awk -v r="$LOAD_RPS" 'BEGIN{exit !(r >= 50)}' || fail "load was $LOAD_RPS req/s, want ≥ 50"
