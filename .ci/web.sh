@@ -5,7 +5,7 @@ cd web
 if [ ! -f package.json ]; then echo "no web/package.json"; exit 1; fi
 npm ci --no-audit --no-fund --loglevel=error
 npm run build
-npm test
+npm test -- --coverage
 cd ..
 if ! git diff --quiet -- web/dist || [ -n "$(git status --porcelain -- web/dist)" ]; then
   echo "web/dist is stale: run 'cd web && npm ci && npm run build' and commit the result"
