@@ -253,6 +253,17 @@ export async function operatorSteps(h) {
     await kit.getByText('DeepSeek 暂时不可用，已改用模板').waitFor();
   });
 
+  await step('the event log reads as words, no raw event names', async () => {
+    await openBatch();
+    const log = page.locator('details.activity');
+    await log.locator('summary').click();
+    await page.waitForFunction(() => document.querySelectorAll('.activity-list li').length > 5);
+    const text = await log.innerText();
+    const raw = text.match(/\b(batch|image|group)[._][a-z_]+|\bprogress\b|queue_position|image_status/);
+    check(!raw, `the event log shows "${raw?.[0]}"`);
+    await log.locator('summary').click();
+  });
+
   await step('compare view: one variant across every group', async () => {
     await openBatch();
     await page.getByTestId('compare-toggle').click();

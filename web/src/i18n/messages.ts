@@ -729,6 +729,14 @@ export const zhCN = {
   'queue.riverui': "River 任务面板",
   'queue.paused': "队列已暂停",
   'queue.resumed': "队列已恢复",
+  'batch.log.progress': "进度 {done} / {total}",
+  'batch.log.queue': "前面还有 {count} 张在排队",
+  'batch.log.note': "小红书笔记已更新",
+  'batch.log.regenerate': "重新生成",
+  'batch.log.prompt': "提示词已准备好",
+  'batch.log.version': "切换了版本",
+  'batch.log.updated': "已更新",
+  'batch.log.created': "批次已创建",
 } as const;
 
 export type MessageKey = keyof typeof zhCN;
@@ -1457,4 +1465,12 @@ export const en: Record<MessageKey, string> = {
   'queue.riverui': "River job dashboard",
   'queue.paused': "The queue is paused",
   'queue.resumed': "The queue is running",
+  'batch.log.progress': "Progress {done} / {total}",
+  'batch.log.queue': "{count} images ahead in the queue",
+  'batch.log.note': "Note updated",
+  'batch.log.regenerate': "Regenerating",
+  'batch.log.prompt': "Prompt ready",
+  'batch.log.version': "Version switched",
+  'batch.log.updated': "Updated",
+  'batch.log.created': "Batch created",
 };

@@ -753,13 +753,20 @@ function ActivityLog({ log, seq, b, load }: { log: LiveEvent[]; seq: number; b: 
     const status = typeof d.status === 'string' ? d.status : '';
     const reason = typeof d.reason === 'string' && d.reason ? ` (${l.reason(d.reason)})` : '';
     const sub = e.kind.split(/[._]/)[1] ?? '';
-    const what = e.kind.startsWith('image')
-      ? l.imageStatus(status || sub)
-      : e.kind.startsWith('group')
-        ? l.groupStatus(status || sub)
-        : status
-          ? l.batchStatus(status)
-          : e.kind;
+    const num = (k: string) => (typeof d[k] === 'number' ? (d[k] as number) : 0);
+    // Raw event names (progress, batch.progress, image.updated…) are never shown: each kind reads as words.
+    let what: string;
+    if (e.kind === 'progress' || e.kind === 'batch.progress') what = t('batch.log.progress', { done: num('done'), total: num('total') });
+    else if (e.kind === 'queue_position' || e.kind === 'batch.queue') what = t('batch.log.queue', { count: num('queue_position') });
+    else if (e.kind === 'group.note') what = t('batch.log.note');
+    else if (d.regenerate === true) what = t('batch.log.regenerate');
+    else if (e.kind.startsWith('image') && (e.kind === 'image.updated' || sub === 'updated' || sub === 'status') && !status)
+      what = typeof d.prompt_source === 'string' ? t('batch.log.prompt') : typeof d.version === 'string' ? t('batch.log.version') : t('batch.log.updated');
+    else if (e.kind.startsWith('image')) what = l.imageStatus(status || sub);
+    else if (e.kind.startsWith('group')) what = l.groupStatus(status || sub);
+    else if (status) what = l.batchStatus(status);
+    else if (e.kind === 'batch.created') what = t('batch.log.created');
+    else what = t('batch.log.updated');
     return `${target ? target + ': ' : ''}${what}${reason}`;
   };
   const recent = log.slice(-100).reverse();
