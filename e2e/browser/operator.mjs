@@ -328,6 +328,28 @@ export async function operatorSteps(h) {
   });
 }
 
+/** The signed-out login page: no overflow at 390 px, no serious axe-core violation. */
+export async function loginPage(h) {
+  const { page, step, check, BASE_URL } = h;
+  await step('/login: no horizontal overflow at 390 px, no serious axe-core violation', async () => {
+    for (const [w, hgt] of [[1280, 800], [390, 844]]) {
+      await page.setViewportSize({ width: w, height: hgt });
+      await page.goto(BASE_URL + '/login');
+      await page.locator('input[type=password]').waitFor();
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+      check(overflow <= 0, `${w}px: scrollWidth exceeds the window by ${overflow}px`);
+      await page.evaluate(AXE);
+      const res = await page.evaluate(async () => {
+        // eslint-disable-next-line no-undef
+        const r = await axe.run(document, { resultTypes: ['violations'] });
+        return r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id} (${v.impact})`);
+      });
+      check(res.length === 0, `${w}px axe: ${res.join('; ')}`);
+    }
+    await page.setViewportSize({ width: 1366, height: 900 });
+  });
+}
+
 /** Every page: no horizontal overflow at 390 px, axe-core without serious or critical violations. */
 export async function everyPage(h) {
   const { page, step, check, log, BASE_URL, batchId, shot } = h;

@@ -28,7 +28,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { lampPhoto } from './fixture.mjs';
-import { everyPage, operatorSteps } from './operator.mjs';
+import { everyPage, loginPage, operatorSteps } from './operator.mjs';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const BASE_URL = (process.env.BASE_URL ?? 'http://127.0.0.1:8080').replace(/\/+$/, '');
@@ -686,5 +686,7 @@ await step('logout returns to the login page and ends the session', async () => 
   const status = await page.evaluate(async () => (await fetch('/api/v1/auth/me')).status);
   check(status === 401, `/api/v1/auth/me answers ${status} after logout, want 401`);
 });
+
+await loginPage({ page, step, check, BASE_URL });
 
 await finish();
