@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ludeng/ludeng/internal/config"
+	"github.com/ludeng/ludeng/internal/upload"
 )
 
 // Config is the process-wide configuration shared by every subcommand.
@@ -36,6 +37,7 @@ type Config struct {
 	AdminPassword    string         // LUDENG_ADMIN_PASSWORD(_FILE), first start only
 	ShutdownTimeout  time.Duration  // LUDENG_SHUTDOWN_TIMEOUT, default 30s
 	SessionTTL       time.Duration  // LUDENG_SESSION_TTL, default 7d
+	Upload           upload.Config  // LUDENG_UPLOAD_*
 	APIRate          float64        // LUDENG_API_RATE requests/s per user (all its tokens and sessions), default 20
 	APIBurst         int            // LUDENG_API_BURST, default 60
 	ReadTimeout      time.Duration  // LUDENG_HTTP_READ_TIMEOUT, default 30s
@@ -116,6 +118,9 @@ func loadConfig(getenv func(string) string) (*Config, error) {
 	c.AdminPassword = env.Secret("LUDENG_ADMIN_PASSWORD")
 	c.ShutdownTimeout = env.Duration("LUDENG_SHUTDOWN_TIMEOUT", 30*time.Second)
 	c.SessionTTL = env.Duration("LUDENG_SESSION_TTL", 7*24*time.Hour)
+	// Read with the rest, before the database opens: /api/v1/meta
+	// advertises the upload limit the intake enforces.
+	c.Upload = upload.ConfigFromEnv(env)
 	c.APIRate = env.Float("LUDENG_API_RATE", 20)
 	c.APIBurst = env.Int("LUDENG_API_BURST", 60, 1, 100000)
 	c.ReadTimeout = env.Duration("LUDENG_HTTP_READ_TIMEOUT", 30*time.Second)

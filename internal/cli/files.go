@@ -38,7 +38,7 @@ func (a *app) openFiles(ctx context.Context) error {
 		a.logger.Info("blob store on S3", slog.String("url", bs.s3.String()), slog.String("endpoint", bs.s3.Config().Endpoint))
 	}
 	blobs := bs.store
-	ucfg := upload.ConfigFromEnv(a.cfg.env)
+	ucfg := a.cfg.Upload
 	ucfg.TempDir = bs.tempDir
 	ccfg := clamav.ConfigFromEnv(a.cfg.env)
 	if err := a.cfg.env.Err(); err != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/coder/websocket/wsjson"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/ludeng/ludeng/internal/store"
 	"github.com/stretchr/testify/require"
 
 	"github.com/ludeng/ludeng/internal/ws"
@@ -21,7 +22,7 @@ import (
 // TestLiveTwoNodes runs two `serve` processes on one PostgreSQL database:
 // node A serves the API with its workers off, node B runs the jobs. A
 // client connected to A's WebSocket sees every event of a batch whose jobs
-// run on B (LISTEN/NOTIFY), from the snapshot to batch_done, in order.
+// run on B (LISTEN/NOTIFY), from the snapshot to the terminal batch.status, in order.
 func TestLiveTwoNodes(t *testing.T) {
 	t.Parallel()
 	if os.Getenv("LUDENG_TEST_DATABASE_URL") == "" {
@@ -55,9 +56,10 @@ func TestLiveTwoNodes(t *testing.T) {
 	id := b["id"].(string)
 	require.NoError(t, wsjson.Write(ctx, conn, map[string]any{"type": "subscribe", "batch_id": id, "after_seq": 0}))
 	type msg struct {
-		Type string `json:"type"`
-		Seq  int64  `json:"seq"`
-		Kind string `json:"kind"`
+		Type string          `json:"type"`
+		Seq  int64           `json:"seq"`
+		Kind string          `json:"kind"`
+		Data json.RawMessage `json:"data"`
 	}
 	var m msg
 	require.NoError(t, wsjson.Read(ctx, conn, &m))
@@ -71,14 +73,20 @@ func TestLiveTwoNodes(t *testing.T) {
 			require.Equal(t, seqs[len(seqs)-1]+1, m.Seq, "no gap, no duplicate")
 		}
 		seqs = append(seqs, m.Seq)
-		if m.Kind == "image_done" {
+		if m.Kind == string(store.ImageKind(store.ImageSucceeded)) {
 			done++
 		}
-		if m.Kind == "batch_done" {
-			break
+		if m.Kind == string(store.KindBatchStatus) {
+			var d struct {
+				Status store.BatchStatus `json:"status"`
+			}
+			require.NoError(t, json.Unmarshal(m.Data, &d))
+			if d.Status.Terminal() {
+				break
+			}
 		}
 	}
-	require.Equal(t, 8, done, "every image_done seen on node A")
+	require.Equal(t, 8, done, "every image.succeeded seen on node A")
 	require.Contains(t, sa.logs.String(), "pipeline workers off on this node")
 	var status struct {
 		Status string `json:"status"`

@@ -27,6 +27,7 @@ import (
 	"github.com/ludeng/ludeng/internal/fault"
 	"github.com/ludeng/ludeng/internal/httpapi"
 	"github.com/ludeng/ludeng/internal/pipeline"
+	"github.com/ludeng/ludeng/internal/plan"
 	"github.com/ludeng/ludeng/internal/poolsync"
 	"github.com/ludeng/ludeng/internal/provider"
 	"github.com/ludeng/ludeng/internal/store"
@@ -137,7 +138,7 @@ func openApp(ctx context.Context, cfg *Config, logger *slog.Logger, webFS fs.FS)
 		Build:            buildInfo(),
 		Simulated:        true,
 		Currency:         cfg.Currency,
-		Limits:           map[string]any{"groups_max": 12, "upload_max_bytes": 5 << 20},
+		Limits:           httpapi.Limits{GroupsMax: plan.MaxGroups, UploadMaxBytes: cfg.Upload.MaxBytes},
 	}, httpapi.Deps{DB: db, Logger: logger, Registry: a.registry, Web: webFS, DiskFree: blob.FreeBytes})
 	if webFS != nil {
 		a.api.EnableManual(manual.FS())

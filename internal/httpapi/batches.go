@@ -2,16 +2,14 @@ package httpapi
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"strconv"
 	"time"
 
+	"github.com/ludeng/ludeng/internal/batchview"
 	"github.com/ludeng/ludeng/internal/blob"
 	"github.com/ludeng/ludeng/internal/fault"
 	"github.com/ludeng/ludeng/internal/pipeline"
-	"github.com/ludeng/ludeng/internal/plan"
-	"github.com/ludeng/ludeng/internal/provider"
 	"github.com/ludeng/ludeng/internal/signedurl"
 	"github.com/ludeng/ludeng/internal/store"
 )
@@ -30,8 +28,9 @@ type BatchDeps struct {
 }
 
 type batchAPI struct {
-	s *Server
-	d BatchDeps
+	s     *Server
+	d     BatchDeps
+	views *batchview.Reader
 }
 
 // EnableBatches registers the batch, image, history, usage and budget routes.
@@ -40,6 +39,7 @@ func (s *Server) EnableBatches(d BatchDeps) {
 		d.Location = time.UTC
 	}
 	a := &batchAPI{s: s, d: d}
+	a.views = batchview.New(s.db, batchview.Options{Now: s.now, Money: a.money, Concurrency: d.Pipeline.Config().Concurrency})
 	s.batches = a
 	s.AddRoutes(
 		Route{Method: "POST", Path: "/api/v1/batches", Access: Authenticated, Handle: a.create},
@@ -68,8 +68,8 @@ func (s *Server) EnableBatches(d BatchDeps) {
 	s.AddRoutes(a.pickingRoutes()...)
 }
 
-func (a *batchAPI) money(m int64) map[string]any {
-	return map[string]any{"amount": pipeline.FormatMoney(m), "currency": a.s.cfg.Currency}
+func (a *batchAPI) money(m int64) batchview.Money {
+	return batchview.Money{Amount: pipeline.FormatMoney(m), Currency: a.s.cfg.Currency}
 }
 
 func (a *batchAPI) create(w http.ResponseWriter, r *http.Request) error {
@@ -82,16 +82,17 @@ func (a *batchAPI) create(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	est := map[string]any{"images": res.Estimate.Images, "per_image": a.money(res.Estimate.PerImage), "total": a.money(res.Estimate.TotalMicros)}
+	per := a.money(res.Estimate.PerImage)
+	est := batchview.Estimate{Images: res.Estimate.Images, PerImage: &per, Total: a.money(res.Estimate.TotalMicros)}
 	if res.Batch == nil {
-		return writeJSON(w, http.StatusOK, map[string]any{"dry_run": true, "plan": res.Plan, "estimate": est})
+		return writeJSON(w, http.StatusOK, batchview.DryRun{DryRun: true, Plan: *res.Plan, Estimate: est})
 	}
 	_ = a.s.audit(r, nil, "batch.create", "batch", res.Batch.ID, map[string]any{"mode": res.Batch.Mode, "groups": len(res.Plan.Groups)})
 	view, err := a.view(r.Context(), res.Batch)
 	if err != nil {
 		return err
 	}
-	view["estimate"] = est
+	view.Estimate = est
 	w.Header().Set("Location", "/api/v1/batches/"+res.Batch.ID)
 	return writeJSON(w, http.StatusAccepted, view)
 }
@@ -108,6 +109,19 @@ func (a *batchAPI) own(r *http.Request) (*store.Batch, error) {
 	return b, nil
 }
 
+// view is the batch as GET /api/v1/batches/{id} shows it: the read model's
+// view with the picking fields (stars, notes, versions, names) on top.
+func (a *batchAPI) view(ctx context.Context, b *store.Batch) (*batchview.Batch, error) {
+	v, rows, err := a.views.View(ctx, b)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.decorateView(ctx, b, v, rows); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
 func (a *batchAPI) get(w http.ResponseWriter, r *http.Request) error {
 	b, err := a.own(r)
 	if err != nil {
@@ -117,101 +131,7 @@ func (a *batchAPI) get(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, v)
-}
-
-// view is the batch as GET /api/v1/batches/{id} shows it.
-func (a *batchAPI) view(ctx context.Context, b *store.Batch) (map[string]any, error) {
-	groups, err := a.s.db.GroupsOf(ctx, b.ID)
-	if err != nil {
-		return nil, err
-	}
-	imgs, err := a.s.db.ImagesOf(ctx, b.ID)
-	if err != nil {
-		return nil, err
-	}
-	var pl plan.Plan
-	_ = json.Unmarshal(b.Plan, &pl)
-	byGroup := map[string][]map[string]any{}
-	counts := map[string]int{}
-	reasons := map[string]int{}
-	rejects := map[string]int{}
-	var cost int64
-	for _, im := range imgs {
-		counts[im.Status]++
-		if im.Reason != "" && im.Status != store.ImageSucceeded {
-			reasons[im.Reason]++
-		}
-		cost += im.CostMicros
-		var qcs []struct {
-			Reason string `json:"reason"`
-		}
-		_ = json.Unmarshal(im.QC, &qcs)
-		for _, q := range qcs {
-			rejects[q.Reason]++
-		}
-		byGroup[im.GroupID] = append(byGroup[im.GroupID], map[string]any{
-			"id": im.ID, "index": im.Index, "status": im.Status, "variant": json.RawMessage(im.Variant),
-			"prompt_source": im.PromptSource, "reason": im.Reason, "qc_tries": im.QCTries, "qc": json.RawMessage(im.QC),
-			"width": im.Width, "height": im.Height, "provider": im.Provider, "urls": imageURLs(im),
-		})
-	}
-	gs := make([]map[string]any, 0, len(groups))
-	for _, g := range groups {
-		gi := byGroup[g.ID]
-		if gi == nil {
-			gi = []map[string]any{}
-		}
-		gs = append(gs, map[string]any{"id": g.ID, "index": g.Index, "key": g.Key, "status": g.Status,
-			"combination": json.RawMessage(g.Combination), "scene": json.RawMessage(g.Scene), "images": gi,
-			"download": "/api/v1/batches/" + b.ID + "/groups/" + g.ID + "/download"})
-	}
-	done := counts[store.ImageSucceeded] + counts[store.ImageFailed] + counts[store.ImageCancelled]
-	spent, err := a.s.db.BatchSpent(ctx, b.ID)
-	if err != nil {
-		return nil, err
-	}
-	var params map[string]any
-	_ = json.Unmarshal(b.Params, &params)
-	delete(params, "snow")
-	v := map[string]any{
-		"id": b.ID, "status": b.Status, "mode": b.Mode, "seed": b.Seed, "upload_id": b.UploadID, "message": b.Message,
-		"params": params, "created_at": b.CreatedAt, "updated_at": b.UpdatedAt, "started_at": b.StartedAt, "finished_at": b.FinishedAt,
-		"groups":    gs,
-		"progress":  map[string]any{"done": done, "total": len(imgs), "succeeded": counts[store.ImageSucceeded], "failed": counts[store.ImageFailed]},
-		"estimate":  map[string]any{"images": len(imgs), "total": a.money(b.EstimateMicros)},
-		"cost":      a.money(spent),
-		"report":    map[string]any{"counts": counts, "reasons": reasons, "qc_rejects": rejects},
-		"event_seq": b.EventSeq, "pool_version": pl.PoolVersion,
-		"download": "/api/v1/batches/" + b.ID + "/download",
-	}
-	if b.CapMicros != nil {
-		v["budget"] = a.money(*b.CapMicros)
-	}
-	if !store.BatchTerminal(b.Status) {
-		ahead, err := a.s.db.QueuedAhead(ctx, b)
-		if err != nil {
-			return nil, err
-		}
-		v["queue_position"] = ahead
-		conc := a.d.Pipeline.Config().Concurrency
-		// ETA: the images ahead and the batch's own remaining ones, run
-		// conc at a time at the mean duration seen so far; before the first
-		// image, at the median of the user's recent calls (30 s when none).
-		per := 30 * time.Second
-		if d, n, err := a.s.db.RecentCallLatency(ctx, b.UserID, provider.OpGenerate); err == nil && n > 0 {
-			per = max(d, time.Second)
-		}
-		if b.StartedAt != nil && done > 0 {
-			per = max(time.Since(*b.StartedAt)/time.Duration(done)*time.Duration(min(conc, len(imgs))), time.Second)
-		}
-		left := int64(len(imgs)-done) + ahead
-		v["eta_seconds"] = int64((time.Duration(left) * per / time.Duration(conc)).Seconds())
-	}
-	if err := a.decorateView(ctx, b, v); err != nil {
-		return nil, err
-	}
-	return v, nil
+	return writeJSONTagged(w, r, v)
 }
 
 func (a *batchAPI) list(w http.ResponseWriter, r *http.Request) error {
@@ -225,9 +145,10 @@ func (a *batchAPI) list(w http.ResponseWriter, r *http.Request) error {
 	if f.Statuses, err = listFilter(q, "status"); err != nil {
 		return err
 	}
+	// Every filter given narrows the list (they used to overwrite one another).
 	for _, k := range []string{"province", "county", "road", "q"} {
 		if v := q.Get(k); v != "" {
-			f.Text = v
+			f.Texts = append(f.Texts, v)
 		}
 	}
 	switch q.Get("archived") {
@@ -241,7 +162,11 @@ func (a *batchAPI) list(w http.ResponseWriter, r *http.Request) error {
 		return fault.New(fault.Invalid, "bad_archived", "archived must be true, false or all.")
 	}
 	if v := q.Get("month"); v != "" {
-		f.Text = `"month":` + v + `,`
+		m, err := strconv.Atoi(v)
+		if err != nil || m < 1 || m > 12 {
+			return fault.New(fault.Invalid, "bad_month", "month must be 1 to 12.")
+		}
+		f.Texts = append(f.Texts, `"month":`+strconv.Itoa(m)+`,`)
 	}
 	for k, dst := range map[string]**time.Time{"from": &f.From, "to": &f.To} {
 		if v := q.Get(k); v != "" {
@@ -256,30 +181,14 @@ func (a *batchAPI) list(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	ids := make([]string, len(list))
-	for i, b := range list {
-		ids[i] = b.ID
-	}
-	progress, err := a.s.db.ProgressOf(r.Context(), ids)
+	items, err := a.views.Summaries(r.Context(), list)
 	if err != nil {
 		return err
-	}
-	items := make([]map[string]any, 0, len(list))
-	for _, b := range list {
-		var pl plan.Plan
-		_ = json.Unmarshal(b.Plan, &pl)
-		scenes := make([]plan.Scene, 0, len(pl.Groups))
-		for _, g := range pl.Groups {
-			scenes = append(scenes, g.Scene)
-		}
-		items = append(items, map[string]any{"id": b.ID, "status": b.Status, "mode": b.Mode, "groups": len(pl.Groups),
-			"scenes": scenes, "created_at": b.CreatedAt, "finished_at": b.FinishedAt, "estimate": a.money(b.EstimateMicros),
-			"progress": progress[b.ID]})
 	}
 	if err := a.decorateList(r.Context(), items); err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"items": items, "next_cursor": next})
+	return writeJSON(w, http.StatusOK, batchview.SummaryPage{Items: items, NextCursor: next})
 }
 
 func (a *batchAPI) delete(w http.ResponseWriter, r *http.Request) error {
@@ -290,6 +199,7 @@ func (a *batchAPI) delete(w http.ResponseWriter, r *http.Request) error {
 	if err := a.d.Pipeline.Delete(r.Context(), b.ID); err != nil {
 		return err
 	}
+	a.views.Forget(b.ID)
 	_ = a.s.audit(r, nil, "batch.delete", "batch", b.ID, nil)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
@@ -371,5 +281,5 @@ func (a *batchAPI) events(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"items": evs, "last_seq": b.EventSeq})
+	return writeJSON(w, http.StatusOK, batchview.EventPage{Items: evs, LastSeq: b.EventSeq})
 }

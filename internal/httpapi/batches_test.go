@@ -388,6 +388,12 @@ func TestBatchManualXingtai(t *testing.T) {
 			{"?month=7", 1},
 			{"?road=dirt", 1},
 			{"?q=nowhere", 0},
+			// Filters combine (AND): each used to overwrite the one before,
+			// so only the last applied.
+			{"?q=nowhere&month=7", 0},
+			{"?road=nowhere&month=7", 0},
+			{"?month=8&road=dirt", 0},
+			{"?month=7&road=dirt", 1},
 		} {
 			res := c.do("GET", "/api/v1/batches"+tc.query, nil)
 			require.Equal(t, http.StatusOK, res.status, tc.query)

@@ -53,7 +53,7 @@ func setup(t *testing.T, engine store.Engine, opts ...func(*httpapi.Config, *htt
 		o(&cfg, &deps)
 	}
 	api := httpapi.New(cfg, deps)
-	srv := httptest.NewServer(api.Handler())
+	srv := httptest.NewServer(validating(t, api.Handler()))
 	t.Cleanup(srv.Close)
 	return &testBundle{db: db, srv: srv, api: api, clock: clk, registry: reg}
 }
@@ -72,7 +72,7 @@ func (b *testBundle) replace(t *testing.T, api *httpapi.Server) {
 		b.srv.Close()
 	}
 	b.api = api
-	b.srv = httptest.NewServer(api.Handler())
+	b.srv = httptest.NewServer(validating(t, api.Handler()))
 	t.Cleanup(b.srv.Close)
 }
 

@@ -17,14 +17,6 @@ import (
 	"github.com/ludeng/ludeng/internal/store"
 )
 
-func imageURLs(im *store.Image) map[string]string { return contentURLsOf(im) }
-
-// contentURLs are an image's content links by size.
-func contentURLs(imageID string) map[string]string {
-	base := "/api/v1/images/" + imageID + "/content"
-	return map[string]string{"thumb": base + "?size=thumb", "preview": base + "?size=preview", "full": base + "?size=full"}
-}
-
 // viewer resolves a session/token user or a signed link.
 func (a *batchAPI) viewer(r *http.Request) (*store.User, error) {
 	q := r.URL.Query()

@@ -5,8 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"strings"
 
+	"github.com/ludeng/ludeng/internal/batchview"
 	"github.com/ludeng/ludeng/internal/store"
 	"github.com/ludeng/ludeng/internal/ws"
 )
@@ -58,8 +58,8 @@ func (s *Server) notifyRights(userID string) {
 }
 
 // LiveSource reads the batch event log for the WebSocket stream: snapshots
-// are GET /api/v1/batches/{id}'s view, events the stored log with the
-// pipeline's types mapped to the protocol's kinds (docs/live-progress.md).
+// are GET /api/v1/batches/{id}'s view, events the stored log with the stored
+// kind passed through (one vocabulary, store.EventKind; docs/live-progress.md).
 func (s *Server) LiveSource() ws.Source {
 	return liveSource{a: s.batches}
 }
@@ -96,44 +96,26 @@ func (l liveSource) EventsAfter(ctx context.Context, batchID string, afterSeq in
 	}
 	out := make([]ws.Event, len(evs))
 	for i, e := range evs {
-		kind, data := liveKind(e.Type, e.Data)
-		out[i] = ws.Event{Seq: e.Seq, Kind: kind, At: e.CreatedAt, Data: data}
+		out[i] = ws.Event{Seq: e.Seq, Kind: string(e.Type), At: e.CreatedAt, Data: withURLs(e.Type, e.Data)}
 	}
 	return out, nil
 }
 
-// liveKind maps a stored event type to the protocol's kind and adds what a
-// client needs to show it (image URLs).
-func liveKind(typ string, data json.RawMessage) (string, json.RawMessage) {
-	var m map[string]any
-	_ = json.Unmarshal(data, &m)
-	kind := "image_status"
-	switch {
-	case typ == "batch.created":
-		kind = "batch_status"
-	case typ == "batch.status":
-		kind = "batch_status"
-		if st, _ := m["status"].(string); store.BatchTerminal(st) {
-			kind = "batch_done"
-		}
-	case typ == "batch.progress":
-		kind = "progress"
-	case typ == "batch.queue":
-		kind = "queue_position"
-	case typ == "image.running":
-		kind = "image_started"
-	case typ == "image.succeeded":
-		kind = "image_done"
-		if id, _ := m["image_id"].(string); id != "" {
-			m["urls"] = contentURLs(id)
-			if b, err := json.Marshal(m); err == nil {
-				data = b
-			}
-		}
-	case typ == "image.failed":
-		kind = "image_failed"
-	case strings.HasPrefix(typ, "group."):
-		kind = "group_done"
+// withURLs adds an image.succeeded event's content links, so a client can
+// show the image without fetching the batch.
+func withURLs(kind store.EventKind, data json.RawMessage) json.RawMessage {
+	if kind != store.ImageKind(store.ImageSucceeded) {
+		return data
 	}
-	return kind, data
+	var m map[string]any
+	if json.Unmarshal(data, &m) != nil {
+		return data
+	}
+	if id, _ := m["image_id"].(string); id != "" {
+		m["urls"] = batchview.ContentURLs(id)
+		if b, err := json.Marshal(m); err == nil {
+			return b
+		}
+	}
+	return data
 }

@@ -137,7 +137,7 @@ func TestLiveResume(t *testing.T) {
 			require.Equal(t, "event", m.Type, "%+v", m)
 			got = append(got, *m.Seq)
 			kinds[m.Kind]++
-			if m.Kind == "image_done" {
+			if m.Kind == string(store.ImageKind(store.ImageSucceeded)) {
 				var d map[string]any
 				require.NoError(t, json.Unmarshal(m.Data, &d))
 				require.Contains(t, d["urls"], "thumb")
@@ -156,11 +156,11 @@ func TestLiveResume(t *testing.T) {
 			require.Equal(t, "event", m.Type, "%+v", m)
 			got = append(got, *m.Seq)
 			kinds[m.Kind]++
-			if m.Kind == "batch_done" {
+			if batchDone(t, m.Kind, m.Data) {
 				break
 			}
 		}
-		// group_done events follow the batch's end in finalize; wait for the log to settle.
+		// group.* events follow the batch's end in finalize; wait for the log to settle.
 		final := waitTerminal(t, c, id)
 		require.Equal(t, store.BatchSucceeded, final["status"])
 		stored := c.do("GET", "/api/v1/batches/"+id+"/events?after=0", nil).json(t)["items"].([]any)
@@ -171,9 +171,9 @@ func TestLiveResume(t *testing.T) {
 				want = append(want, seq)
 			}
 		}
-		require.Equal(t, want, got, "received events = stored log up to batch_done, in order, no duplicates")
-		for _, k := range []string{"image_started", "image_done", "progress", "batch_status", "batch_done"} {
-			require.Positive(t, kinds[k], "kind %s seen", k)
+		require.Equal(t, want, got, "received events = stored log up to the terminal batch.status, in order, no duplicates")
+		for _, k := range []store.EventKind{store.ImageKind(store.ImageRunning), store.ImageKind(store.ImageSucceeded), store.KindBatchProgress, store.KindBatchStatus} {
+			require.Positive(t, kinds[string(k)], "kind %s seen", k)
 		}
 
 		// Cross-origin cookie upgrade: refused before the upgrade.
@@ -188,4 +188,18 @@ func TestLiveResume(t *testing.T) {
 		require.Error(t, err)
 		require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
 	})
+}
+
+// batchDone reports whether a live event is the batch's move to a terminal
+// state: the stored kind batch.status with a terminal status.
+func batchDone(t *testing.T, kind string, data json.RawMessage) bool {
+	t.Helper()
+	if kind != string(store.KindBatchStatus) {
+		return false
+	}
+	var d struct {
+		Status store.BatchStatus `json:"status"`
+	}
+	require.NoError(t, json.Unmarshal(data, &d))
+	return d.Status.Terminal()
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/ludeng/ludeng/internal/batchview"
 	"github.com/ludeng/ludeng/internal/blob"
 	"github.com/ludeng/ludeng/internal/fault"
 	"github.com/ludeng/ludeng/internal/pipeline"
@@ -410,14 +411,14 @@ func (a *batchAPI) regenerate(w http.ResponseWriter, r *http.Request) error {
 
 // ImageVersionItem is one result an image has had.
 type ImageVersionItem struct {
-	ID          string            `json:"id"`
-	Current     bool              `json:"current"`
-	Instruction string            `json:"instruction"`
-	Provider    string            `json:"provider"`
-	Width       int               `json:"width"`
-	Height      int               `json:"height"`
-	CreatedAt   time.Time         `json:"created_at"`
-	URLs        map[string]string `json:"urls"`
+	ID          string              `json:"id"`
+	Current     bool                `json:"current"`
+	Instruction string              `json:"instruction"`
+	Provider    string              `json:"provider"`
+	Width       int                 `json:"width"`
+	Height      int                 `json:"height"`
+	CreatedAt   time.Time           `json:"created_at"`
+	URLs        batchview.ImageURLs `json:"urls"`
 }
 
 // ImageVersionList lists an image's versions, oldest first.
@@ -433,11 +434,8 @@ func versionItems(im *store.Image, kept []*store.ImageVersion) []ImageVersionIte
 	for _, v := range kept {
 		cur := v.ResultKey == im.ResultKey
 		seenCurrent = seenCurrent || cur
-		urls := map[string]string{}
-		base := "/api/v1/images/" + im.ID + "/versions/" + v.ID + "/content"
-		for _, s := range []string{"card", "preview", "full"} {
-			urls[s] = base + "?size=" + s
-		}
+		base := "/api/v1/images/" + im.ID + "/versions/" + v.ID + "/content?size="
+		urls := batchview.ImageURLs{Card: base + "card", Preview: base + "preview", Full: base + "full"}
 		if cur {
 			urls = contentURLsOf(im)
 		}
@@ -551,13 +549,13 @@ func resultTag(key string) string {
 }
 
 // contentURLsOf are the content links of an image's current result.
-func contentURLsOf(im *store.Image) map[string]string {
+func contentURLsOf(im *store.Image) batchview.ImageURLs {
 	if im.ResultKey == "" {
-		return map[string]string{}
+		return batchview.ImageURLs{}
 	}
 	base := "/api/v1/images/" + im.ID + "/content?v=" + resultTag(im.ResultKey) + "&size="
-	return map[string]string{"thumb": base + "thumb", "card": base + "card", "preview": base + "preview", "full": base + "full",
-		"download": "/api/v1/images/" + im.ID + "/download"}
+	return batchview.ImageURLs{Thumb: base + "thumb", Card: base + "card", Preview: base + "preview", Full: base + "full",
+		Download: "/api/v1/images/" + im.ID + "/download"}
 }
 
 // PostKitTone is a tone preset of post kits.
@@ -581,19 +579,7 @@ func (a *batchAPI) tones(w http.ResponseWriter, r *http.Request) error {
 }
 
 // GroupNoteResponse is a group's post kit (Xiaohongshu note draft).
-type GroupNoteResponse struct {
-	GroupID  string   `json:"group_id"`
-	Tone     string   `json:"tone"`
-	Title    string   `json:"title"`
-	Body     string   `json:"body"`
-	Hashtags []string `json:"hashtags"`
-	// Source is deepseek, template or edited.
-	Source string `json:"source"`
-	// FallbackReason says why the template stands in for DeepSeek (only on the answer that wrote it).
-	FallbackReason string    `json:"fallback_reason,omitempty"`
-	UpdatedAt      time.Time `json:"updated_at"`
-	Text           string    `json:"text"`
-}
+type GroupNoteResponse = batchview.GroupNote
 
 func noteResponse(n *store.GroupNote, reason string) GroupNoteResponse {
 	tags := n.Hashtags
@@ -694,16 +680,10 @@ func (a *batchAPI) editNote(w http.ResponseWriter, r *http.Request) error {
 // decorateView adds the picking fields to a batch view: the batch name
 // (and its default), per group its note and progress, per image whether
 // it is starred, its readable file name, how many versions it has, and
-// content links that change with the result.
-func (a *batchAPI) decorateView(ctx context.Context, b *store.Batch, v map[string]any) error {
-	groups, err := a.s.db.GroupsOf(ctx, b.ID)
-	if err != nil {
-		return err
-	}
-	imgs, err := a.s.db.ImagesOf(ctx, b.ID)
-	if err != nil {
-		return err
-	}
+// content links that change with the result. Stars, notes, versions and
+// names change without batch events, so they are read on every view;
+// groups and images come from the read model's rows.
+func (a *batchAPI) decorateView(ctx context.Context, b *store.Batch, v *batchview.Batch, rows batchview.Rows) error {
 	starred, err := a.s.db.StarredOf(ctx, b.ID)
 	if err != nil {
 		return err
@@ -725,69 +705,63 @@ func (a *batchAPI) decorateView(ctx context.Context, b *store.Batch, v map[strin
 		versions[k.ImageID] = append(versions[k.ImageID], k)
 	}
 	byImage := map[string]*store.Image{}
-	for _, im := range imgs {
+	for _, im := range rows.Images {
 		byImage[im.ID] = im
 	}
 	byGroup := map[string]*store.Group{}
-	for _, g := range groups {
+	for _, g := range rows.Groups {
 		byGroup[g.ID] = g
 	}
 	l := labels[b.ID]
-	v["name"] = l.Name
-	v["default_name"] = DefaultBatchName(groups)
-	v["archived"] = l.ArchivedAt != nil
-	v["starred_download"] = "/api/v1/batches/" + b.ID + "/download?starred=true"
-	gs, _ := v["groups"].([]map[string]any)
-	for _, gm := range gs {
-		gid, _ := gm["id"].(string)
-		if n := notes[gid]; n != nil {
-			gm["note"] = noteResponse(n, "")
-		} else {
-			gm["note"] = nil
+	v.Name = l.Name
+	v.DefaultName = DefaultBatchName(rows.Groups)
+	v.Archived = l.ArchivedAt != nil
+	v.StarredDownload = "/api/v1/batches/" + b.ID + "/download?starred=true"
+	for gi := range v.Groups {
+		gm := &v.Groups[gi]
+		if n := notes[gm.ID]; n != nil {
+			nr := noteResponse(n, "")
+			gm.Note = &nr
 		}
-		ims, _ := gm["images"].([]map[string]any)
 		done := 0
-		for _, imm := range ims {
-			id, _ := imm["id"].(string)
-			im := byImage[id]
+		for ii := range gm.Images {
+			imm := &gm.Images[ii]
+			im := byImage[imm.ID]
 			if im == nil {
 				continue
 			}
 			if im.Status == store.ImageSucceeded {
 				done++
 			}
-			imm["starred"] = starred[id]
-			imm["urls"] = contentURLsOf(im)
-			imm["versions"] = len(versionItems(im, versions[id]))
-			imm["instruction"] = pipeline.Instruction(im.Prompt)
-			imm["prompt"] = im.Prompt
+			imm.Starred = starred[im.ID]
+			imm.URLs = contentURLsOf(im)
+			imm.Versions = len(versionItems(im, versions[im.ID]))
+			imm.Instruction = pipeline.Instruction(im.Prompt)
+			imm.Prompt = im.Prompt
 			if g := byGroup[im.GroupID]; g != nil {
-				imm["file_name"] = imageFileName(g, im)
-				imm["label_zh"] = pipeline.VariantLabelZH(im.Variant)
+				imm.FileName = imageFileName(g, im)
+				imm.LabelZH = pipeline.VariantLabelZH(im.Variant)
 			}
 		}
-		gm["progress"] = map[string]int{"succeeded": done, "total": len(ims)}
+		gm.Progress = batchview.GroupProgress{Succeeded: done, Total: len(gm.Images)}
 	}
 	return nil
 }
 
 // decorateList adds the name and archive state to batch list items.
-func (a *batchAPI) decorateList(ctx context.Context, items []map[string]any) error {
+func (a *batchAPI) decorateList(ctx context.Context, items []batchview.Summary) error {
 	ids := make([]string, 0, len(items))
 	for _, it := range items {
-		if id, ok := it["id"].(string); ok {
-			ids = append(ids, id)
-		}
+		ids = append(ids, it.ID)
 	}
 	labels, err := a.s.db.BatchLabels(ctx, ids)
 	if err != nil {
 		return err
 	}
-	for _, it := range items {
-		id, _ := it["id"].(string)
-		l := labels[id]
-		it["name"] = l.Name
-		it["archived"] = l.ArchivedAt != nil
+	for i := range items {
+		l := labels[items[i].ID]
+		items[i].Name = l.Name
+		items[i].Archived = l.ArchivedAt != nil
 	}
 	return nil
 }

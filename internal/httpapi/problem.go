@@ -1,12 +1,15 @@
 package httpapi
 
 import (
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/ludeng/ludeng/internal/fault"
 )
@@ -115,6 +118,42 @@ func writeJSON(w http.ResponseWriter, status int, v any) error {
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	return json.NewEncoder(w).Encode(v)
+}
+
+// writeJSONTagged writes v with 200 and a strong ETag over the encoded
+// body, and answers 304 without a body when If-None-Match already names
+// it: polling clients revalidate instead of downloading an unchanged view.
+// Cache-Control no-cache (not no-store) lets browsers keep the copy to
+// revalidate.
+func writeJSONTagged(w http.ResponseWriter, r *http.Request, v any) error {
+	body, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	sum := sha256.Sum256(body)
+	etag := `"` + base64.RawURLEncoding.EncodeToString(sum[:16]) + `"`
+	h := w.Header()
+	h.Set("ETag", etag)
+	h.Set("Cache-Control", "private, no-cache")
+	if etagMatch(r.Header.Get("If-None-Match"), etag) {
+		w.WriteHeader(http.StatusNotModified)
+		return nil
+	}
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(http.StatusOK)
+	_, err = w.Write(append(body, '\n'))
+	return err
+}
+
+// etagMatch applies If-None-Match's weak comparison (RFC 9110 §13.1.2).
+func etagMatch(header, etag string) bool {
+	for _, t := range strings.Split(header, ",") {
+		t = strings.TrimPrefix(strings.TrimSpace(t), "W/")
+		if t == etag || t == "*" {
+			return true
+		}
+	}
+	return false
 }
 
 var errBodyTooLarge = errors.New("body too large")

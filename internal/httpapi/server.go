@@ -62,7 +62,7 @@ type Config struct {
 	HashSlots int
 	HashWait  time.Duration
 	// Limits are advertised in /api/v1/meta.
-	Limits map[string]any
+	Limits Limits
 }
 
 func (c *Config) withDefaults() {

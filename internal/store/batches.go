@@ -27,14 +27,27 @@ const (
 // ActiveBatchStates are the non-terminal states.
 var ActiveBatchStates = []string{BatchQueued, BatchRunning, BatchPaused, BatchWaitingProvider}
 
-// BatchTerminal reports whether a batch state is final.
-func BatchTerminal(s string) bool {
+// BatchStatus is a batch state. The constants above stay untyped so that
+// rows and SQL arguments (plain strings) keep taking them; the API's types
+// carry BatchStatus, whose schema lists the states.
+type BatchStatus string
+
+// BatchStatuses are every batch state, in lifecycle order.
+var BatchStatuses = []BatchStatus{BatchQueued, BatchRunning, BatchPaused, BatchWaitingProvider,
+	BatchSucceeded, BatchPartiallyFailed, BatchFailed, BatchCancelled}
+
+// Terminal reports whether the state is final: nothing runs any more and
+// only a retry or rerun makes new work.
+func (s BatchStatus) Terminal() bool {
 	switch s {
 	case BatchSucceeded, BatchPartiallyFailed, BatchFailed, BatchCancelled:
 		return true
 	}
 	return false
 }
+
+// BatchTerminal reports whether a batch state is final.
+func BatchTerminal(s string) bool { return BatchStatus(s).Terminal() }
 
 // Group states.
 const (
@@ -170,7 +183,7 @@ func (db *DB) CreateBatch(ctx context.Context, tx *Tx, b *Batch, groups []*Group
 			return fmt.Errorf("insert image: %w", err)
 		}
 	}
-	seq, err := db.AddEvent(ctx, tx, b.ID, "batch.created", map[string]any{"status": b.Status, "groups": len(groups), "images": len(images)})
+	seq, err := db.AddEvent(ctx, tx, b.ID, KindBatchCreated, map[string]any{"status": b.Status, "groups": len(groups), "images": len(images)})
 	if err != nil {
 		return err
 	}
@@ -237,7 +250,7 @@ func (db *DB) SetBatchStatus(ctx context.Context, tx *Tx, id string, from []stri
 	if message != "" {
 		data["message"] = message
 	}
-	if _, err := db.AddEvent(ctx, tx, id, "batch.status", data); err != nil {
+	if _, err := db.AddEvent(ctx, tx, id, KindBatchStatus, data); err != nil {
 		return false, err
 	}
 	return true, nil
@@ -260,7 +273,7 @@ func (db *DB) SetGroupStatus(ctx context.Context, tx *Tx, batchID, groupID, stat
 	if _, err := db.exec(ctx, tx, "UPDATE batch_groups SET status = $1 WHERE id = $2", status, groupID); err != nil {
 		return fmt.Errorf("set group status: %w", err)
 	}
-	_, err := db.AddEvent(ctx, tx, batchID, "group."+status, map[string]any{"group_id": groupID, "status": status})
+	_, err := db.AddEvent(ctx, tx, batchID, GroupKind(status), map[string]any{"group_id": groupID, "status": status})
 	return err
 }
 
@@ -271,8 +284,9 @@ type BatchFilter struct {
 	Mode     string
 	From     *time.Time
 	To       *time.Time
-	// Text matches the plan JSON (county, province, road names…).
-	Text   string
+	// Texts each match the plan JSON (county, province, road names…): a
+	// batch is listed when it contains all of them.
+	Texts  []string
 	Cursor string
 	Limit  int
 	// Archived: nil lists all, false only unarchived, true only archived.
@@ -314,8 +328,8 @@ func (db *DB) ListBatches(ctx context.Context, f BatchFilter) ([]*Batch, string,
 			q += " AND archived_at IS NULL"
 		}
 	}
-	if f.Text != "" {
-		add("plan LIKE $?", "%"+strings.NewReplacer("%", "", "_", "").Replace(f.Text)+"%")
+	for _, t := range f.Texts {
+		add("plan LIKE $?", "%"+strings.NewReplacer("%", "", "_", "").Replace(t)+"%")
 	}
 	if f.Cursor != "" {
 		k, err := DecodeCursor(f.Cursor)

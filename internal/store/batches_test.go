@@ -75,7 +75,7 @@ func testBatchesEventsAndImages(t *testing.T, db *store.DB) {
 	var types []string
 	for i, e := range evs {
 		require.EqualValues(t, i+1, e.Seq)
-		types = append(types, e.Type)
+		types = append(types, string(e.Type))
 	}
 	require.Equal(t, []string{"batch.created", "image.running", "image.succeeded", "batch.progress", "batch.status", "image.running", "image.interrupted"}, types)
 	got, err := db.BatchByID(ctx, b.ID)

@@ -12,14 +12,51 @@ import (
 type Event struct {
 	BatchID   string          `json:"batch_id"`
 	Seq       int64           `json:"seq"`
-	Type      string          `json:"type"`
+	Type      EventKind       `json:"type"`
 	Data      json.RawMessage `json:"data"`
 	CreatedAt time.Time       `json:"created_at"`
 }
 
+// EventKind names a batch event. It is the one vocabulary of the event log
+// (REST /events "type"), the WebSocket stream ("kind", passed through
+// unchanged) and the webhooks (which add the two *.done kinds).
+type EventKind string
+
+// Event kinds. Image and group kinds are "image.<status>" and
+// "group.<status>" (ImageKind, GroupKind); image.updated is a change without
+// a status change (a nudged variant, an enhanced prompt).
+const (
+	KindBatchCreated  EventKind = "batch.created"  // data: status, groups, images
+	KindBatchStatus   EventKind = "batch.status"   // data: status, message, …
+	KindBatchProgress EventKind = "batch.progress" // data: done, total, succeeded, failed
+	KindBatchQueue    EventKind = "batch.queue"    // data: queue_position
+	KindImageUpdated  EventKind = "image.updated"  // data: image_id, group_id, …
+	// KindBatchDone and KindGroupDone are webhook events, never stored.
+	KindBatchDone EventKind = "batch.done"
+	KindGroupDone EventKind = "group.done"
+)
+
+// ImageKind is the kind of an image's move to status.
+func ImageKind(status string) EventKind { return EventKind("image." + status) }
+
+// GroupKind is the kind of a group's move to status.
+func GroupKind(status string) EventKind { return EventKind("group." + status) }
+
+// EventKinds are every kind the event log can hold, for the API document.
+func EventKinds() []EventKind {
+	out := []EventKind{KindBatchCreated, KindBatchStatus, KindBatchProgress, KindBatchQueue, KindImageUpdated}
+	for _, s := range ImageStatuses {
+		out = append(out, ImageKind(string(s)))
+	}
+	for _, s := range []string{GroupPending, GroupSucceeded, GroupFailed, GroupCancelled} {
+		out = append(out, GroupKind(s))
+	}
+	return out
+}
+
 // AddEvent appends an event to the batch's log with the next sequence
 // number. Call it in the transaction of the state change it describes.
-func (db *DB) AddEvent(ctx context.Context, tx *Tx, batchID, typ string, data any) (int64, error) {
+func (db *DB) AddEvent(ctx context.Context, tx *Tx, batchID string, kind EventKind, data any) (int64, error) {
 	var seq int64
 	if err := db.queryRow(ctx, tx, "UPDATE batches SET event_seq = event_seq + 1 WHERE id = $1 RETURNING event_seq", batchID).Scan(&seq); err != nil {
 		return 0, fmt.Errorf("next event seq: %w", notFound(err))
@@ -32,7 +69,7 @@ func (db *DB) AddEvent(ctx context.Context, tx *Tx, batchID, typ string, data an
 		return 0, fmt.Errorf("encode event: %w", err)
 	}
 	if _, err := db.exec(ctx, tx, "INSERT INTO batch_events (batch_id, seq, type, data, created_at) VALUES ($1, $2, $3, $4, $5)",
-		batchID, seq, typ, string(raw), micros(db.now())); err != nil {
+		batchID, seq, string(kind), string(raw), micros(db.now())); err != nil {
 		return 0, fmt.Errorf("insert event: %w", err)
 	}
 	switch {
@@ -83,7 +120,7 @@ func (db *DB) progressEvent(ctx context.Context, tx *Tx, batchID string) error {
 	if err != nil {
 		return fmt.Errorf("batch progress: %w", err)
 	}
-	_, err = db.AddEvent(ctx, tx, batchID, "batch.progress", map[string]any{"done": done, "total": total, "succeeded": succeeded, "failed": failed})
+	_, err = db.AddEvent(ctx, tx, batchID, KindBatchProgress, map[string]any{"done": done, "total": total, "succeeded": succeeded, "failed": failed})
 	return err
 }
 
@@ -113,7 +150,7 @@ func (db *DB) queueEvents(ctx context.Context, tx *Tx, except string) error {
 		if err != nil {
 			return err
 		}
-		if _, err := db.AddEvent(ctx, tx, b.ID, "batch.queue", map[string]any{"queue_position": ahead}); err != nil {
+		if _, err := db.AddEvent(ctx, tx, b.ID, KindBatchQueue, map[string]any{"queue_position": ahead}); err != nil {
 			return err
 		}
 	}

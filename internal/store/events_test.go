@@ -132,10 +132,10 @@ func testProgressAndQueueEvents(t *testing.T, db *store.DB) {
 		return evs[len(evs)-1]
 	}
 	p := last(a.ID)
-	require.Equal(t, "batch.progress", p.Type)
+	require.Equal(t, store.KindBatchProgress, p.Type)
 	require.JSONEq(t, `{"done":1,"total":2,"succeeded":1,"failed":0}`, string(p.Data))
 	q := last(behind.ID)
-	require.Equal(t, "batch.queue", q.Type)
+	require.Equal(t, store.KindBatchQueue, q.Type)
 	require.JSONEq(t, `{"queue_position":1}`, string(q.Data), "one image of the older batch still waiting")
 }
 

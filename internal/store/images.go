@@ -20,10 +20,21 @@ const (
 	ImageCancelled   = "cancelled"
 )
 
-// ImageTerminal reports whether an image state is final.
-func ImageTerminal(s string) bool {
+// ImageStatus is an image state (see BatchStatus for why the constants are
+// untyped).
+type ImageStatus string
+
+// ImageStatuses are every image state.
+var ImageStatuses = []ImageStatus{ImageQueued, ImageRunning, ImageInterrupted, ImageSucceeded, ImageFailed, ImageCancelled}
+
+// Terminal reports whether the state is final. Interrupted is not: the
+// image is re-queued when its node comes back or another node rescues it.
+func (s ImageStatus) Terminal() bool {
 	return s == ImageSucceeded || s == ImageFailed || s == ImageCancelled
 }
+
+// ImageTerminal reports whether an image state is final.
+func ImageTerminal(s string) bool { return ImageStatus(s).Terminal() }
 
 // Image is one variant of a group.
 type Image struct {
@@ -189,10 +200,10 @@ func (db *DB) UpdateImage(ctx context.Context, tx *Tx, im *Image, from []string,
 	if n, _ := res.RowsAffected(); n == 0 {
 		return false, nil
 	}
-	typ := "image.updated"
+	kind := KindImageUpdated
 	data := map[string]any{"image_id": im.ID, "group_id": im.GroupID}
 	if u.Status != "" {
-		typ = "image." + u.Status
+		kind = ImageKind(u.Status)
 		data["status"] = u.Status
 	}
 	if u.Reason != nil && *u.Reason != "" {
@@ -201,7 +212,7 @@ func (db *DB) UpdateImage(ctx context.Context, tx *Tx, im *Image, from []string,
 	for k, v := range u.Event {
 		data[k] = v
 	}
-	if _, err := db.AddEvent(ctx, tx, im.BatchID, typ, data); err != nil {
+	if _, err := db.AddEvent(ctx, tx, im.BatchID, kind, data); err != nil {
 		return false, err
 	}
 	// Finishing (or re-queuing a finished) image moves the batch's progress

@@ -86,5 +86,5 @@ func testInterruptImages(t *testing.T, db *store.DB) {
 	}
 	evs, err := db.EventsAfter(ctx, b.ID, 0, 0)
 	require.NoError(t, err)
-	require.Equal(t, "image.interrupted", evs[len(evs)-1].Type)
+	require.Equal(t, store.ImageKind(store.ImageInterrupted), evs[len(evs)-1].Type)
 }

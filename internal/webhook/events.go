@@ -6,13 +6,14 @@ import (
 	"time"
 
 	"github.com/ludeng/ludeng/internal/fault"
+	"github.com/ludeng/ludeng/internal/store"
 )
 
 // Event names (X-Ludeng-Event and the envelope's "event").
 const (
-	EventBatchDone = "batch.done" // a batch finished (succeeded, partly failed or cancelled)
-	EventGroupDone = "group.done" // a group's four images are final
-	EventPing      = "ping"       // POST /api/v1/me/webhook/test; always sent, never subscribed
+	EventBatchDone = string(store.KindBatchDone) // a batch finished (succeeded, partly failed or cancelled)
+	EventGroupDone = string(store.KindGroupDone) // a group's four images are final
+	EventPing      = "ping"                      // POST /api/v1/me/webhook/test; always sent, never subscribed
 )
 
 // Events are the names a user may subscribe to, in display order.
