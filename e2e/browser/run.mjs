@@ -449,7 +449,7 @@ await step('live updates over the WebSocket: snapshot, events, reconnect with af
   await page.route(`**/api/v1/batches/${FAKE}`, (route) => route.fulfill({ json: fake }));
   await page.route(`**/api/v1/batches/${FAKE}/events*`, (route) => route.fulfill({ json: { items: [], last_seq: 0 } }));
   const subscribes = [];
-  const done = (seq, im) => ({ type: 'event', batch_id: FAKE, seq, kind: 'image_done', at: new Date().toISOString(), data: { image_id: im.id, group_id: im.group, status: 'succeeded', urls: im.urls } });
+  const done = (seq, im) => ({ type: 'event', batch_id: FAKE, seq, kind: 'image.succeeded', at: new Date().toISOString(), data: { image_id: im.id, group_id: im.group, status: 'succeeded', urls: im.urls } });
   await page.routeWebSocket(/\/api\/v1\/ws$/, (ws) => {
     ws.onMessage((raw) => {
       const m = JSON.parse(String(raw));
@@ -464,7 +464,7 @@ await step('live updates over the WebSocket: snapshot, events, reconnect with af
         // A replayed event (seq 4) must not count twice.
         ws.send(JSON.stringify(done(4, ids[3])));
         ids.slice(4).forEach((im, i) => ws.send(JSON.stringify(done(i + 5, im))));
-        ws.send(JSON.stringify({ type: 'event', batch_id: FAKE, seq: 9, kind: 'batch_done', data: { status: 'succeeded' } }));
+        ws.send(JSON.stringify({ type: 'event', batch_id: FAKE, seq: 9, kind: 'batch.status', data: { status: 'succeeded' } }));
       }
     });
   });

@@ -4,7 +4,8 @@
 //
 // Rules: exported fields by their json names; a field without omitempty is
 // required; a pointer or slice without omitempty may be null unless the
-// type guarantees otherwise (see NonNull); time.Time is a date-time string;
+// type or field guarantees otherwise (NonNull, or a `nonnull:""` field
+// tag); time.Time is a date-time string;
 // json.RawMessage is any JSON; maps are objects of their element schema;
 // registered types become $refs; objects list every property and allow no
 // other (additionalProperties false), so a new field without a regenerated
@@ -183,8 +184,8 @@ func (r *Registry) fields(t reflect.Type, props map[string]any, required *[]stri
 		var s map[string]any
 		if strings.Contains(opts, "string") {
 			s = map[string]any{"type": "string"}
-		} else if omit && (f.Type.Kind() == reflect.Pointer || f.Type.Kind() == reflect.Slice || f.Type.Kind() == reflect.Map) {
-			// Omitted when nil, so present means non-null.
+		} else if _, nn := f.Tag.Lookup("nonnull"); nn || (omit && (f.Type.Kind() == reflect.Pointer || f.Type.Kind() == reflect.Slice || f.Type.Kind() == reflect.Map)) {
+			// Omitted when nil (or never nil: the nonnull tag), so present means non-null.
 			s = r.nonNullRef(f.Type)
 		} else {
 			s = r.ref(f.Type)

@@ -108,7 +108,7 @@ type GroupNote struct {
 	Tone     string   `json:"tone"`
 	Title    string   `json:"title"`
 	Body     string   `json:"body"`
-	Hashtags []string `json:"hashtags"`
+	Hashtags []string `json:"hashtags" nonnull:""`
 	// Source is deepseek, template or edited.
 	Source string `json:"source"`
 	// FallbackReason says why the template stands in for DeepSeek (only on the answer that wrote it).

@@ -40,7 +40,7 @@ func Contract() *apischema.Registry {
 		Enum(store.ImageStatus(""), imageStatuses...).
 		Enum(store.EventKind(""), kinds...).
 		NonNull([]batchview.Group{}).NonNull([]batchview.Image{}).NonNull([]batchview.QCEntry{}).
-		NonNull([]batchview.Summary{}).NonNull([]store.Event{}).NonNull([]plan.Scene{}).NonNull(map[string]int{}).
+		NonNull([]batchview.Summary{}).NonNull([]store.Event{}).NonNull([]plan.Scene{}).NonNull([]plan.Group{}).NonNull([]plan.Variant{}).NonNull([]plan.Label{}).NonNull(map[string]int{}).
 		Add("Meta", Meta{}, "Server facts the UI needs before login.").
 		Add("Limits", Limits{}, "Request limits the UI checks before sending.").
 		Add("Money", batchview.Money{}, "An amount as a decimal string in the server's currency.").
@@ -51,6 +51,8 @@ func Contract() *apischema.Registry {
 		Add("ImageVariant", batchview.Variant{}, "Time and weather an image renders; base is the planned variant before QC nudges.").
 		Add("QCEntry", batchview.QCEntry{}, "One QC rejection of an image.").
 		Add("BatchImage", batchview.Image{}, "One image of a group.").
+		Add("GroupNote", batchview.GroupNote{}, "A group's post kit (Xiaohongshu note draft); source is deepseek, template or edited.").
+		Add("GroupProgress", batchview.GroupProgress{}, "Succeeded images of a group.").
 		Add("BatchGroup", batchview.Group{}, "One scene of a batch with its images.").
 		Add("BatchParams", batchview.Params{}, "Generation options of a batch.").
 		Add("Batch", batchview.Batch{}, "A batch; queue_position and eta_seconds only while it is not terminal.").

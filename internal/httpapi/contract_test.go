@@ -289,3 +289,14 @@ func TestContractDetectsMismatch(t *testing.T) {
 	// An undocumented status fails too.
 	require.Error(t, good.check(req, http.StatusTeapot, res.header, res.body))
 }
+
+// TestPostKitTonesListed: the tone presets are listed, the default first.
+func TestPostKitTonesListed(t *testing.T) {
+	b := setupBatches(t, store.SQLite, batchOpts{})
+	b.createUser(t, "ann", store.RoleOperator)
+	res := b.login(t, "ann").do("GET", "/api/v1/post-kit/tones", nil)
+	require.Equal(t, http.StatusOK, res.status, string(res.body))
+	items := res.json(t)["items"].([]any)
+	require.NotEmpty(t, items)
+	require.NotEmpty(t, items[0].(map[string]any)["id"])
+}

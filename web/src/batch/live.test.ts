@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Batch, BatchImage } from '../api';
+import type { Batch, BatchGroup, BatchImage, ImageStatus } from '../api';
 import {
   LOG_LIMIT,
   applyEvent,
@@ -16,13 +16,31 @@ import {
   type LiveState,
 } from './live';
 
-function img(id: string, index: number, status = 'queued', extra: Partial<BatchImage> = {}): BatchImage {
-  return { id, index, status, variant: { id: 'v' + index, time: 'morning', weather: 'sunny' }, reason: '', urls: {}, ...extra };
+function img(id: string, index: number, status: ImageStatus = 'queued', extra: Partial<BatchImage> = {}): BatchImage {
+  return {
+    id,
+    index,
+    status,
+    variant: { id: 'v' + index, time: 'morning', weather: 'sunny' },
+    prompt_source: 'template',
+    reason: '',
+    qc_tries: 0,
+    qc: [],
+    width: 0,
+    height: 0,
+    provider: '',
+    urls: {},
+    starred: false,
+    versions: 0,
+    instruction: '',
+    prompt: '',
+    ...extra,
+  };
 }
 
 /** A 2-group batch (g1: i1–i4, g2: i5–i8) at event_seq seq. */
-function view(seq: number, patch: Partial<Batch> = {}, statuses: Record<string, string> = {}): Batch {
-  const mk = (gid: string, index: number, ids: string[]) => ({
+function view(seq: number, patch: Partial<Batch> = {}, statuses: Record<string, ImageStatus> = {}): Batch {
+  const mk = (gid: string, index: number, ids: string[]): BatchGroup => ({
     id: gid,
     index,
     key: 'k' + gid,
@@ -42,6 +60,8 @@ function view(seq: number, patch: Partial<Batch> = {}, statuses: Record<string, 
     // Out of order on purpose: the reducer sorts by index.
     images: ids.map((id, i) => img(id, i, statuses[id] ?? 'queued')).reverse(),
     download: `/api/v1/batches/b1/groups/${gid}/download`,
+    note: null,
+    progress: { succeeded: 0, total: ids.length },
   });
   const groups = [mk('g2', 1, ['i5', 'i6', 'i7', 'i8']), mk('g1', 0, ['i1', 'i2', 'i3', 'i4'])];
   return {
@@ -51,8 +71,17 @@ function view(seq: number, patch: Partial<Batch> = {}, statuses: Record<string, 
     seed: 1,
     upload_id: 'u1',
     message: '',
-    params: { aspect: '3:4', resolution: 1024, enhance: 'balanced' },
+    params: { aspect: '3:4', resolution: 1024, enhance: 'balanced', priority: 'normal' },
     created_at: '2026-11-28T10:00:00Z',
+    updated_at: '2026-11-28T10:00:00Z',
+    started_at: null,
+    finished_at: null,
+    report: { counts: {}, reasons: {}, qc_rejects: {} },
+    pool_version: 'p1',
+    name: '',
+    default_name: '',
+    archived: false,
+    starred_download: '/api/v1/batches/b1/download?starred=true',
     groups,
     progress: computeProgress(groups),
     estimate: { images: 8, total: { amount: '0.00', currency: 'CNY' } },
@@ -175,14 +204,14 @@ describe('liveReducer: events', () => {
     expect(s.batch!.queue_position).toBeUndefined();
   });
 
-  it('understands the kinds named in docs/live-progress.md', () => {
+  it('understands the event kinds of docs/live-progress.md (the stored ones, on the WebSocket too)', () => {
     const s = run(
       liveReducer(initialLive, { type: 'view', batch: view(1) }),
-      { type: 'event', event: ev(2, 'image_started', { image_id: 'i1' }) },
-      { type: 'event', event: ev(3, 'image_done', { image_id: 'i2', urls: { thumb: '/t', preview: '/p', full: '/f' } }) },
-      { type: 'event', event: ev(4, 'image_failed', { image_id: 'i3', reason: 'blank' }) },
-      { type: 'event', event: ev(5, 'queue_position', { queue_position: 0, eta_seconds: 12 }) },
-      { type: 'event', event: ev(6, 'something_new', { x: 1 }) },
+      { type: 'event', event: ev(2, 'image.running', { image_id: 'i1', status: 'running' }) },
+      { type: 'event', event: ev(3, 'image.succeeded', { image_id: 'i2', status: 'succeeded', urls: { thumb: '/t', preview: '/p', full: '/f' } }) },
+      { type: 'event', event: ev(4, 'image.failed', { image_id: 'i3', status: 'failed', reason: 'blank' }) },
+      { type: 'event', event: ev(5, 'batch.queue', { queue_position: 0, eta_seconds: 12 }) },
+      { type: 'event', event: ev(6, 'something.new', { x: 1 }) },
     );
     expect(image(s, 'i1').status).toBe('running');
     expect(image(s, 'i2')).toMatchObject({ status: 'succeeded', urls: { thumb: '/t' } });
@@ -192,22 +221,32 @@ describe('liveReducer: events', () => {
     expect(s.seq).toBe(6);
   });
 
-  it('speaks the WebSocket kinds the server maps stored types to (internal/httpapi/live.go)', () => {
+  it('speaks one naming scheme: the retired WebSocket aliases change nothing', () => {
     const s = run(
       liveReducer(initialLive, { type: 'view', batch: view(1) }),
-      { type: 'event', event: ev(2, 'batch_status', { status: 'running' }) },
-      { type: 'event', event: ev(3, 'image_status', { image_id: 'i5', group_id: 'g2', status: 'queued', qc_reject: 'blank', reason: 'blank' }) },
-      { type: 'event', event: ev(4, 'image_status', { image_id: 'i6', group_id: 'g2', prompt_source: 'deepseek' }) },
-      ...['i5', 'i6', 'i7', 'i8'].map((id, i) => ({ type: 'event' as const, event: ev(5 + i, 'image_status', { image_id: id, status: 'cancelled', reason: 'cancelled' }) })),
-      { type: 'event', event: ev(9, 'group_done', { group_id: 'g2' }) },
-      { type: 'event', event: ev(10, 'image_done', { image_id: 'i1', group_id: 'g1', urls: { thumb: '/t1' } }) },
-      { type: 'event', event: ev(11, 'group_done', { group_id: 'g1' }) },
-      { type: 'event', event: ev(12, 'batch_done', { status: 'cancelled', message: 'Cancelled by the user.' }) },
+      { type: 'event', event: ev(2, 'image_done', { image_id: 'i1' }) },
+      { type: 'event', event: ev(3, 'queue_position', { queue_position: 0 }) },
+      { type: 'event', event: ev(4, 'batch_done', { status: 'cancelled' }) },
+    );
+    expect(image(s, 'i1').status).toBe('queued');
+    expect(s.batch!.queue_position).toBe(3);
+    expect(s.batch!.status).toBe('running');
+  });
+
+  it('folds image, group and batch kinds like the server stores them', () => {
+    const s = run(
+      liveReducer(initialLive, { type: 'view', batch: view(1) }),
+      { type: 'event', event: ev(2, 'batch.status', { status: 'running' }) },
+      { type: 'event', event: ev(3, 'image.queued', { image_id: 'i5', group_id: 'g2', status: 'queued', qc_reject: 'blank', reason: 'blank' }) },
+      { type: 'event', event: ev(4, 'image.updated', { image_id: 'i6', group_id: 'g2', prompt_source: 'deepseek' }) },
+      ...['i5', 'i6', 'i7', 'i8'].map((id, i) => ({ type: 'event' as const, event: ev(5 + i, 'image.cancelled', { image_id: id, status: 'cancelled', reason: 'cancelled' }) })),
+      { type: 'event', event: ev(9, 'group.cancelled', { group_id: 'g2', status: 'cancelled' }) },
+      { type: 'event', event: ev(10, 'image.succeeded', { image_id: 'i1', group_id: 'g1', status: 'succeeded', urls: { thumb: '/t1' } }) },
+      { type: 'event', event: ev(11, 'batch.status', { status: 'cancelled', message: 'Cancelled by the user.' }) },
     );
     expect(image(s, 'i6')).toMatchObject({ status: 'cancelled', prompt_source: 'deepseek' });
     expect(image(s, 'i5').qc_tries).toBe(1);
     expect(s.batch!.groups[1].status).toBe('cancelled');
-    // g1 still has unfinished images: pending until its images are final.
     expect(s.batch!.groups[0].status).toBe('pending');
     expect(s.batch!).toMatchObject({ status: 'cancelled', message: 'Cancelled by the user.' });
   });

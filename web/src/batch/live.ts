@@ -14,8 +14,14 @@
 //
 // The module is pure (no React, no I/O) so that it can be unit tested.
 
-import type { Batch, BatchGroup, BatchImage, Progress } from '../api';
+import type { Batch, BatchGroup, BatchImage, BatchStatus, ImageStatus, Progress, StoredEvent } from '../api';
 
+/**
+ * LiveEvent is one event of the batch's log. kind is the server's one
+ * vocabulary (EventKind in the API document): "batch.status",
+ * "batch.progress", "batch.queue", "image.<status>", "group.<status>", …
+ * — the same on the WebSocket and in GET …/events.
+ */
 export interface LiveEvent {
   seq: number;
   kind: string;
@@ -111,26 +117,20 @@ function withoutQueue(b: Batch): Batch {
 
 // ---- Events ------------------------------------------------------------
 
-/** The image status an event kind stands for (stored "image.succeeded" or the WS doc's "image_done"). */
-function imageStatusOf(kind: string, data: Record<string, unknown>): string | undefined {
-  const s = str(data.status);
-  if (s) return s;
-  const suffix = kind.replace(/^image[._]/, '');
-  switch (suffix) {
-    case 'done':
-    case 'succeeded':
-      return 'succeeded';
-    case 'failed':
-      return 'failed';
-    case 'started':
-    case 'running':
-      return 'running';
-    case 'queued':
-    case 'cancelled':
-    case 'interrupted':
-      return suffix;
-  }
-  return undefined;
+const IMAGE_STATUSES: readonly string[] = ['queued', 'running', 'interrupted', 'succeeded', 'failed', 'cancelled'];
+const BATCH_STATUSES: readonly string[] = ['queued', 'running', 'paused', 'waiting_provider', 'succeeded', 'partially_failed', 'failed', 'cancelled'];
+
+function imageStatus(v: unknown): ImageStatus | undefined {
+  return typeof v === 'string' && IMAGE_STATUSES.includes(v) ? (v as ImageStatus) : undefined;
+}
+
+function batchStatus(v: unknown): BatchStatus | undefined {
+  return typeof v === 'string' && BATCH_STATUSES.includes(v) ? (v as BatchStatus) : undefined;
+}
+
+/** The image status an event stands for: its data's status, else the kind's "image.<status>". */
+function imageStatusOf(kind: string, data: Record<string, unknown>): ImageStatus | undefined {
+  return imageStatus(data.status) ?? imageStatus(kind.replace(/^image\./, ''));
 }
 
 function patchImage(b: Batch, data: Record<string, unknown>, kind: string): Batch {
@@ -182,9 +182,8 @@ export function groupStatusFromImages(images: BatchImage[]): string {
 function patchGroup(b: Batch, kind: string, data: Record<string, unknown>): Batch {
   const id = str(data.group_id);
   if (!id) return b;
-  // "group.succeeded" names its status; the WebSocket's "group_done" may not.
-  const suffix = kind.replace(/^group[._]/, '');
-  const named = str(data.status) ?? (suffix === 'done' ? undefined : suffix);
+  // "group.succeeded" names its status (data.status too).
+  const named = str(data.status) ?? kind.replace(/^group\./, '');
   return {
     ...b,
     groups: b.groups.map((g) => (g.id === id ? { ...g, status: named || groupStatusFromImages(g.images) } : g)),
@@ -197,26 +196,26 @@ export function applyEvent(b: Batch, ev: LiveEvent): { batch: Batch; stale: bool
   const data = ev.data ?? {};
   let next = b;
   let stale = false;
-  if (kind.startsWith('image.') || kind.startsWith('image_')) {
+  if (kind.startsWith('image.')) {
     next = patchImage(b, data, kind);
     // A result brings a cost and a new report; a view fetch fills them in.
     stale = imageStatusOf(kind, data) === 'succeeded' || imageStatusOf(kind, data) === 'failed';
-  } else if (kind.startsWith('group.') || kind.startsWith('group_')) {
+  } else if (kind.startsWith('group.')) {
     next = patchGroup(b, kind, data);
     stale = true;
-  } else if (kind === 'batch.status' || kind === 'batch_status' || kind === 'batch_done' || kind === 'batch.created') {
-    const status = str(data.status);
+  } else if (kind === 'batch.status' || kind === 'batch.created') {
+    const status = batchStatus(data.status);
     next = { ...b };
     if (status) next.status = status;
     if (kind !== 'batch.created') next.message = str(data.message) ?? '';
     stale = true;
-  } else if (kind === 'queue_position' || kind === 'queue') {
+  } else if (kind === 'batch.queue') {
     next = { ...b };
-    const q = num(data.queue_position) ?? num(data.position);
+    const q = num(data.queue_position);
     if (q !== undefined) next.queue_position = q;
     const eta = num(data.eta_seconds);
     if (eta !== undefined) next.eta_seconds = eta;
-  } else if (kind === 'progress') {
+  } else if (kind === 'batch.progress') {
     return { batch: b, stale: true };
   } else {
     return { batch: b, stale: false };
@@ -232,14 +231,14 @@ function looksLikeView(d: Record<string, unknown>): boolean {
 }
 
 /**
- * mergeSnapshot folds a WebSocket snapshot into a view. The snapshot may be a
- * whole view (with groups) or the short form of docs/live-progress.md
- * (status, progress, queue_position, eta, images): known fields are taken,
- * images are matched by id.
+ * mergeSnapshot folds a WebSocket snapshot into a view. The server sends the
+ * whole view (GET /api/v1/batches/{id}); a partial one (status, progress,
+ * queue_position, eta_seconds, images) is merged field by field, images
+ * matched by id.
  */
 export function mergeSnapshot(b: Batch, d: Record<string, unknown>): Batch {
   let next: Batch = { ...b };
-  const status = str(d.status);
+  const status = batchStatus(d.status);
   if (status) next.status = status;
   if (typeof d.message === 'string') next.message = d.message;
   if ('queue_position' in d) {
@@ -247,12 +246,8 @@ export function mergeSnapshot(b: Batch, d: Record<string, unknown>): Batch {
     if (q === undefined) delete next.queue_position;
     else next.queue_position = q;
   }
-  const eta = num(d.eta_seconds) ?? (typeof d.eta === 'number' ? d.eta : undefined);
+  const eta = num(d.eta_seconds);
   if (eta !== undefined) next.eta_seconds = eta;
-  else if (typeof d.eta === 'string') {
-    const at = Date.parse(d.eta);
-    if (!Number.isNaN(at)) next.eta_seconds = Math.max(0, Math.round((at - Date.now()) / 1000));
-  }
   if (isObject(d.cost)) next.cost = d.cost as unknown as Batch['cost'];
   if (Array.isArray(d.images)) {
     for (const raw of d.images) {
@@ -361,7 +356,7 @@ export function parseWSMessage(text: string): WSMessage {
       return { type: 'snapshot', batchId, seq: num(m.seq) ?? 0, data: m.data };
     case 'event': {
       const seq = num(m.seq);
-      const kind = str(m.kind) ?? str(m.event);
+      const kind = str(m.kind);
       if (seq === undefined || !kind) return { type: 'other' };
       return { type: 'event', batchId, event: { seq, kind, at: str(m.at), data: isObject(m.data) ? m.data : {} } };
     }
@@ -371,9 +366,9 @@ export function parseWSMessage(text: string): WSMessage {
   return { type: 'other' };
 }
 
-/** fromStored turns GET …/events rows into LiveEvents. */
-export function fromStored(rows: { seq: number; type: string; data: Record<string, unknown> | null; created_at?: string }[]): LiveEvent[] {
-  return rows.map((r) => ({ seq: r.seq, kind: r.type, at: r.created_at, data: r.data ?? {} }));
+/** fromStored turns GET …/events rows into LiveEvents (type is the same kind the WebSocket sends). */
+export function fromStored(rows: Pick<StoredEvent, 'seq' | 'type' | 'data' | 'created_at'>[]): LiveEvent[] {
+  return rows.map((r) => ({ seq: r.seq, kind: r.type, at: r.created_at, data: isObject(r.data) ? r.data : {} }));
 }
 
 /**
