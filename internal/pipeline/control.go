@@ -192,6 +192,7 @@ func (p *Pipeline) Rerun(ctx context.Context, c Caller, batchID string) (*Submit
 
 // Delete removes a finished batch (history rows stay).
 func (p *Pipeline) Delete(ctx context.Context, batchID string) error {
+	defer p.groups.forget(batchID)
 	return p.db.InTx(ctx, func(tx *store.Tx) error {
 		b, err := p.db.BatchByIDTx(ctx, tx, batchID)
 		if err != nil {

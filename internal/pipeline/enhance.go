@@ -73,7 +73,7 @@ func (p *Pipeline) enhance(ctx context.Context, a EnhanceArgs) error {
 			results[i] = out{prompt: im.Prompt, source: im.PromptSource}
 			continue
 		}
-		tmpl := templatePrompt(&pl, im)
+		tmpl := p.templatePrompt(&pl, im)
 		if prm.Enhance == EnhanceOff || tmpl == "" {
 			results[i] = out{prompt: tmpl, source: provider.SourceTemplate}
 			continue
@@ -122,10 +122,10 @@ func (p *Pipeline) enhance(ctx context.Context, a EnhanceArgs) error {
 
 // templatePrompt builds the image's prompt from the plan (or the nudged
 // variant's prompt).
-func templatePrompt(pl *plan.Plan, im *store.Image) string {
+func (p *Pipeline) templatePrompt(pl *plan.Plan, im *store.Image) string {
 	var v variantJSON
 	_ = json.Unmarshal(im.Variant, &v)
-	idx := groupIndex(pl, im.GroupID, im)
+	idx := p.groupIndex(im.GroupID)
 	if idx < 0 || idx >= len(pl.Groups) {
 		return ""
 	}
@@ -139,24 +139,18 @@ func templatePrompt(pl *plan.Plan, im *store.Image) string {
 
 // groupIndex finds the group's plan index: images are stored in plan
 // order, and the image's group id maps to the plan through the group row;
-// the enhance/generate workers load that mapping via groupIdx.
-func groupIndex(pl *plan.Plan, groupID string, im *store.Image) int {
-	if idx, ok := groupIdxOf.Load(groupID); ok {
-		return idx.(int)
-	}
-	return -1
+// the enhance/generate workers load that mapping with loadGroupIndex.
+func (p *Pipeline) groupIndex(groupID string) int {
+	return p.groups.index(groupID)
 }
 
-// groupIdxOf caches group id → plan index (group rows never change index).
-var groupIdxOf sync.Map
-
+// loadGroupIndex reads the batch's groups and remembers their plan index
+// for groupIndex (group rows never change index).
 func (p *Pipeline) loadGroupIndex(ctx context.Context, batchID string) ([]*store.Group, error) {
 	gs, err := p.db.GroupsOf(ctx, batchID)
 	if err != nil {
 		return nil, err
 	}
-	for _, g := range gs {
-		groupIdxOf.Store(g.ID, g.Index)
-	}
+	p.groups.remember(batchID, gs)
 	return gs, nil
 }

@@ -114,6 +114,7 @@ func (p *Pipeline) finalize(ctx context.Context, batchID string) error {
 		return nil
 	})
 	if err == nil && final != nil {
+		p.groups.forget(batchID)
 		p.m.batches.WithLabelValues(final.Status).Inc()
 		p.m.batchDuration.WithLabelValues(final.Status).Observe(p.d.Now().Sub(final.CreatedAt).Seconds())
 	}

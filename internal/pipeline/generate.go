@@ -135,7 +135,10 @@ func (p *Pipeline) generate(ctx context.Context, job *river.Job[GenerateArgs]) e
 	if err != nil {
 		return p.callFailed(ctx, cctx, job, b, im, err)
 	}
-	reason, scores := p.qc(ctx, im, res, prm)
+	reason, scores, err := p.qc(ctx, im, res, prm)
+	if err != nil {
+		return err
+	}
 	if reason != "" {
 		p.m.qcRejects.WithLabelValues(reason).Inc()
 		return p.retryNudged(ctx, b, im, reason, scores)
@@ -189,7 +192,7 @@ func (p *Pipeline) scene(b *store.Batch, im *store.Image) *provider.Scene {
 	if json.Unmarshal(b.Plan, &pl) != nil {
 		return nil
 	}
-	idx := groupIndex(&pl, im.GroupID, im)
+	idx := p.groupIndex(im.GroupID)
 	if idx < 0 || idx >= len(pl.Groups) {
 		return nil
 	}

@@ -66,7 +66,8 @@ type Config struct {
 	// room for other users' jobs and the fair slots see every user.
 	MaxWaitingPerUser int
 	// MaxQCRetries is the number of nudged retries after a failed QC
-	// (default 3).
+	// (default 3 when zero; NoQCRetries, -1, for none:
+	// LUDENG_PIPELINE_QC_RETRIES=0).
 	MaxQCRetries int
 	// MaxAttempts of a generate job against unavailable providers (default 5).
 	MaxAttempts int
@@ -105,6 +106,19 @@ type Config struct {
 	APIOnly bool
 }
 
+// NoQCRetries as Config.MaxQCRetries fails an image at its first QC
+// rejection (zero means the default).
+const NoQCRetries = -1
+
+// qcRetriesFromEnv keeps an explicit 0 from becoming the default 3: the
+// variable says "no retries", the struct's zero value says "default".
+func qcRetriesFromEnv(n int) int {
+	if n == 0 {
+		return NoQCRetries
+	}
+	return n
+}
+
 // ConfigFromEnv reads LUDENG_PIPELINE_* variables.
 func ConfigFromEnv(env *config.Env) Config {
 	return Config{
@@ -114,7 +128,7 @@ func ConfigFromEnv(env *config.Env) Config {
 		FinalizeTimeout:        env.Duration("LUDENG_PIPELINE_FINALIZE_TIMEOUT", time.Minute),
 		SlotWait:               env.Duration("LUDENG_PIPELINE_SLOT_WAIT", 30*time.Second),
 		MaxActiveImagesPerUser: env.Int("LUDENG_MAX_QUEUED_IMAGES_PER_USER", 480, 1, 1_000_000),
-		MaxQCRetries:           env.Int("LUDENG_PIPELINE_QC_RETRIES", 3, 0, 10),
+		MaxQCRetries:           qcRetriesFromEnv(env.Int("LUDENG_PIPELINE_QC_RETRIES", 3, 0, 10)),
 		MaxAttempts:            env.Int("LUDENG_PIPELINE_MAX_ATTEMPTS", 5, 1, 50),
 		MaxProviderWait:        env.Duration("LUDENG_PIPELINE_MAX_PROVIDER_WAIT", 30*time.Minute),
 		FetchPollInterval:      env.Duration("LUDENG_PIPELINE_FETCH_POLL", 100*time.Millisecond),
@@ -171,7 +185,7 @@ func (c Config) validate() error {
 	if c.Concurrency < 1 || c.Concurrency > 500 {
 		errs = append(errs, fmt.Errorf("LUDENG_PIPELINE_CONCURRENCY: must be 1–500, got %d", c.Concurrency))
 	}
-	if c.MaxQCRetries < 0 || c.MaxQCRetries > 10 {
+	if c.MaxQCRetries < NoQCRetries || c.MaxQCRetries > 10 {
 		errs = append(errs, fmt.Errorf("LUDENG_PIPELINE_QC_RETRIES: must be 0–10, got %d", c.MaxQCRetries))
 	}
 	if c.NodeDeadAfter < 3*c.HeartbeatInterval {
@@ -227,6 +241,7 @@ type Pipeline struct {
 	running map[string]context.CancelFunc // image id → cancel of its provider call
 	sigs    sigCache
 	photos  photoCache
+	groups  groupIndexCache
 	started time.Time
 	node    nodeState
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"strings"
 
@@ -26,23 +27,25 @@ type qcEntry struct {
 }
 
 // qc checks a generated image: decodable, exact size, not blank, and
-// distinct from the batch's stored images. It returns a reason or "".
-func (p *Pipeline) qc(ctx context.Context, im *store.Image, res provider.Result, prm params) (string, *qcEntry) {
+// distinct from the batch's stored images. It returns a reason or "". An
+// error means the check could not be made (the sibling images could not
+// be read): the image must not pass unchecked, the job retries.
+func (p *Pipeline) qc(ctx context.Context, im *store.Image, res provider.Result, prm params) (string, *qcEntry, error) {
 	img, _, err := imaging.DecodeAny(bytes.NewReader(res.Image), 64<<20)
 	if err != nil {
-		return "undecodable", nil
+		return "undecodable", nil, nil
 	}
 	w, h, _ := provider.OutputSize(provider.Aspect(prm.Aspect), prm.Resolution)
 	if bs := img.Bounds(); bs.Dx() != w || bs.Dy() != h {
-		return "wrong_size", nil
+		return "wrong_size", nil, nil
 	}
 	sig := similarity.NewSignature(img)
 	if blank, _ := sig.Blank(); blank {
-		return "blank", nil
+		return "blank", nil, nil
 	}
 	siblings, err := p.db.ImagesOf(ctx, im.BatchID)
 	if err != nil {
-		return "", nil
+		return "", nil, fmt.Errorf("qc: read the batch's images: %w", err)
 	}
 	for _, o := range siblings {
 		if o.ID == im.ID || o.Status != store.ImageSucceeded || o.ResultKey == "" {
@@ -54,13 +57,13 @@ func (p *Pipeline) qc(ctx context.Context, im *store.Image, res provider.Result,
 		}
 		if r := sig.Compare(os, p.cfg.QC); r.Similar {
 			s := r.Scores
-			return "similar_" + strings.ReplaceAll(r.Reason, "+", "_"), &qcEntry{Scores: &s, Against: o.ID}
+			return "similar_" + strings.ReplaceAll(r.Reason, "+", "_"), &qcEntry{Scores: &s, Against: o.ID}, nil
 		}
 	}
 	p.sigs.mu.Lock()
 	p.sigs.m[im.ID] = sig
 	p.sigs.mu.Unlock()
-	return "", nil
+	return "", nil, nil
 }
 
 func (p *Pipeline) signature(ctx context.Context, im *store.Image) *similarity.Signature {
@@ -122,7 +125,7 @@ func (p *Pipeline) retryNudged(ctx context.Context, b *store.Batch, im *store.Im
 		return river.JobCancel(err)
 	}
 	prm := p.batchParams(b)
-	idx := groupIndex(&pl, im.GroupID, im)
+	idx := p.groupIndex(im.GroupID)
 	snow := idx >= 0 && idx < len(prm.Snow) && prm.Snow[idx]
 	nv := plan.Nudge(plan.VariantSpec{ID: v.ID, Time: v.Time, Weather: v.Weather}, tries, snow)
 	prompt := im.Prompt

@@ -1,0 +1,258 @@
+package pipeline
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"image"
+	"image/color"
+	"image/jpeg"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/ludeng/ludeng/internal/config"
+	"github.com/ludeng/ludeng/internal/provider"
+	"github.com/ludeng/ludeng/internal/store"
+	"github.com/ludeng/ludeng/internal/store/storetest"
+)
+
+// Unit tests of the pipeline's own rules on SQLite, without River running
+// and without a provider: they call the rule functions directly on rows
+// made for the case. CI runs them with -race (go test -race ./internal/pipeline/...).
+
+type ruleBundle struct {
+	p   *Pipeline
+	db  *store.DB
+	b   *store.Batch
+	gs  []*store.Group
+	ims []*store.Image
+}
+
+// newRuleBundle makes a pipeline (not started) over a fresh SQLite database
+// with one running batch of groups × 4 images in the given states.
+func newRuleBundle(t *testing.T, cfg Config, groups int, imageStatus string) *ruleBundle {
+	t.Helper()
+	ctx := context.Background()
+	db := storetest.Open(t, store.SQLite)
+	_, err := Migrate(ctx, db)
+	require.NoError(t, err)
+	p, err := New(cfg, Deps{DB: db})
+	require.NoError(t, err)
+	var u *store.User
+	up := &store.Upload{SHA256: "abc", MIME: "image/jpeg", Width: 10, Height: 10, Bytes: 1, EXIF: "{}", Warnings: "[]"}
+	b := &store.Batch{Mode: "smart", Priority: 1, Seed: 1, Plan: []byte(`{"groups":[]}`), Params: []byte(`{"aspect":"1:1","resolution":1024}`),
+		Status: store.BatchRunning}
+	var gs []*store.Group
+	var ims []*store.Image
+	require.NoError(t, db.InTx(ctx, func(tx *store.Tx) error {
+		if u, err = db.CreateUser(ctx, tx, "ann", "h", store.RoleOperator); err != nil {
+			return err
+		}
+		up.UserID = u.ID
+		if err := db.CreateUpload(ctx, tx, up); err != nil {
+			return err
+		}
+		b.UserID, b.UploadID = u.ID, up.ID
+		for gi := range groups {
+			g := &store.Group{ID: store.NewID(), Index: gi, Key: fmt.Sprintf("k%d", gi), Combination: []byte(`{}`), Scene: []byte(`{}`)}
+			gs = append(gs, g)
+			for i := range 4 {
+				ims = append(ims, &store.Image{GroupID: g.ID, Index: i, Status: imageStatus, Variant: []byte(`{"id":"sunny_morning","time":"morning","weather":"sunny"}`)})
+			}
+		}
+		return db.CreateBatch(ctx, tx, b, gs, ims)
+	}))
+	return &ruleBundle{p: p, db: db, b: b, gs: gs, ims: ims}
+}
+
+func (rb *ruleBundle) image(t *testing.T, id string) *store.Image {
+	t.Helper()
+	im, err := rb.db.ImageByID(context.Background(), id)
+	require.NoError(t, err)
+	return im
+}
+
+func (rb *ruleBundle) setImage(t *testing.T, im *store.Image, status string) {
+	t.Helper()
+	ctx := context.Background()
+	require.NoError(t, rb.db.InTx(ctx, func(tx *store.Tx) error {
+		_, err := rb.db.UpdateImage(ctx, tx, im, nil, store.ImageUpdate{Status: status})
+		return err
+	}))
+}
+
+// noiseJPEG is a non-blank image of the exact output size, as a provider returns.
+func noiseJPEG(t *testing.T, w, h int) []byte {
+	t.Helper()
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	r := rand.New(rand.NewPCG(1, 2))
+	for y := range h {
+		for x := range w {
+			img.Set(x, y, color.RGBA{uint8(r.IntN(256)), uint8(r.IntN(256)), uint8(r.IntN(256)), 255})
+		}
+	}
+	var buf bytes.Buffer
+	require.NoError(t, jpeg.Encode(&buf, img, &jpeg.Options{Quality: 80}))
+	return buf.Bytes()
+}
+
+// TestQCRetriesZeroMeansNone: LUDENG_PIPELINE_QC_RETRIES=0 used to be
+// accepted and silently become 3 (the zero value took the default).
+func TestQCRetriesZeroMeansNone(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		env  string
+		want int
+	}{{"0", NoQCRetries}, {"", 3}, {"2", 2}} {
+		env := config.NewEnv(func(k string) string {
+			if k == "LUDENG_PIPELINE_QC_RETRIES" {
+				return tc.env
+			}
+			return ""
+		})
+		cfg := ConfigFromEnv(env)
+		require.NoError(t, env.Err())
+		require.Equal(t, tc.want, cfg.withDefaults().MaxQCRetries, "LUDENG_PIPELINE_QC_RETRIES=%q", tc.env)
+	}
+
+	// With no retries the first QC rejection fails the image; with one
+	// retry it is re-queued with a nudged variant first.
+	for _, tc := range []struct {
+		retries int
+		want    string
+	}{{NoQCRetries, store.ImageFailed}, {1, store.ImageQueued}} {
+		rb := newRuleBundle(t, Config{MaxQCRetries: tc.retries}, 1, store.ImageRunning)
+		im := rb.image(t, rb.ims[0].ID)
+		err := rb.p.retryNudged(context.Background(), rb.b, im, "blank", nil)
+		if tc.want == store.ImageQueued {
+			require.Error(t, err, "a nudged retry snoozes the job")
+		} else {
+			require.NoError(t, err)
+		}
+		got := rb.image(t, im.ID)
+		require.Equal(t, tc.want, got.Status, "retries %d", tc.retries)
+		require.Equal(t, 1, got.QCTries)
+		var hist []qcEntry
+		require.NoError(t, json.Unmarshal(got.QC, &hist))
+		require.Len(t, hist, 1)
+		require.Equal(t, "blank", hist[0].Reason)
+		if tc.want == store.ImageQueued {
+			var v variantJSON
+			require.NoError(t, json.Unmarshal(got.Variant, &v))
+			require.NotEqual(t, "sunny_morning", v.ID, "the retry renders a nudged variant")
+		}
+	}
+}
+
+// TestQCFailsClosedWhenSiblingsUnreadable: QC used to let an image pass
+// when reading its sibling images failed, so a near-duplicate could be
+// stored unchecked.
+func TestQCFailsClosedWhenSiblingsUnreadable(t *testing.T) {
+	t.Parallel()
+	rb := newRuleBundle(t, Config{}, 1, store.ImageRunning)
+	w, h, err := provider.OutputSize(provider.Aspect("1:1"), 1024)
+	require.NoError(t, err)
+	res := provider.Result{Image: noiseJPEG(t, w, h), MIME: "image/jpeg"}
+	prm := params{Aspect: "1:1", Resolution: 1024}
+
+	reason, _, err := rb.p.qc(context.Background(), rb.ims[0], res, prm)
+	require.NoError(t, err)
+	require.Empty(t, reason, "a distinct, well-formed image passes")
+
+	// The same image with the siblings unreadable: no verdict, an error.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	reason, _, err = rb.p.qc(ctx, rb.ims[1], res, prm)
+	require.Error(t, err)
+	require.Empty(t, reason)
+
+	// Still rejected for what it can see without the siblings.
+	reason, _, err = rb.p.qc(ctx, rb.ims[1], provider.Result{Image: noiseJPEG(t, w/2, h/2)}, prm)
+	require.NoError(t, err)
+	require.Equal(t, "wrong_size", reason)
+}
+
+// TestGroupIndexCacheBounded: the group id → plan index map used to be a
+// process-wide sync.Map that only grew. It now belongs to a pipeline, a
+// batch's entries go at finalize/delete, and the oldest batches go at the cap.
+func TestGroupIndexCacheBounded(t *testing.T) {
+	t.Parallel()
+	rb := newRuleBundle(t, Config{}, 3, store.ImageSucceeded)
+	ctx := context.Background()
+	gs, err := rb.p.loadGroupIndex(ctx, rb.b.ID)
+	require.NoError(t, err)
+	require.Len(t, gs, 3)
+	require.Equal(t, 2, rb.p.groupIndex(rb.gs[2].ID))
+
+	other := newRuleBundle(t, Config{}, 1, store.ImageSucceeded)
+	require.Equal(t, -1, other.p.groupIndex(rb.gs[2].ID), "not shared between pipelines")
+
+	// Finalizing the batch drops its entries.
+	require.NoError(t, rb.p.finalize(ctx, rb.b.ID))
+	require.Equal(t, -1, rb.p.groupIndex(rb.gs[2].ID))
+	require.Zero(t, rb.p.groups.size())
+
+	// The cap evicts the oldest batch, never the one just loaded.
+	var c groupIndexCache
+	mk := func(n int) []*store.Group {
+		out := make([]*store.Group, n)
+		for i := range out {
+			out[i] = &store.Group{ID: store.NewID(), Index: i}
+		}
+		return out
+	}
+	first, second := mk(maxGroupIndex/2+1), mk(maxGroupIndex/2+1)
+	c.remember("b1", first)
+	c.remember("b2", second)
+	require.LessOrEqual(t, c.size(), maxGroupIndex)
+	require.Equal(t, -1, c.index(first[0].ID))
+	require.Equal(t, 5, c.index(second[5].ID))
+}
+
+// TestFinalizeDecidesStates: a group with at least one image is succeeded,
+// else failed; the batch is succeeded when every image is, failed when none
+// is, partially failed otherwise; finalize is idempotent.
+func TestFinalizeDecidesStates(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		failed []int // image indexes (of 8: group 0 = 0–3, group 1 = 4–7) that fail
+		batch  string
+		groups []string
+	}{
+		{"all succeed", nil, store.BatchSucceeded, []string{store.GroupSucceeded, store.GroupSucceeded}},
+		{"one image of each group fails", []int{0, 4}, store.BatchPartiallyFailed, []string{store.GroupSucceeded, store.GroupSucceeded}},
+		{"a whole group fails", []int{4, 5, 6, 7}, store.BatchPartiallyFailed, []string{store.GroupSucceeded, store.GroupFailed}},
+		{"everything fails", []int{0, 1, 2, 3, 4, 5, 6, 7}, store.BatchFailed, []string{store.GroupFailed, store.GroupFailed}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			rb := newRuleBundle(t, Config{}, 2, store.ImageSucceeded)
+			for _, i := range tc.failed {
+				rb.setImage(t, rb.ims[i], store.ImageFailed)
+			}
+			ctx := context.Background()
+			require.NoError(t, rb.p.finalize(ctx, rb.b.ID))
+			require.NoError(t, rb.p.finalize(ctx, rb.b.ID), "idempotent")
+			b, err := rb.db.BatchByID(ctx, rb.b.ID)
+			require.NoError(t, err)
+			require.Equal(t, tc.batch, b.Status)
+			gs, err := rb.db.GroupsOf(ctx, rb.b.ID)
+			require.NoError(t, err)
+			for i, g := range gs {
+				require.Equal(t, tc.groups[i], g.Status, "group %d", i)
+			}
+		})
+	}
+
+	// Not done while an image is still queued: nothing changes.
+	rb := newRuleBundle(t, Config{}, 1, store.ImageSucceeded)
+	rb.setImage(t, rb.ims[3], store.ImageQueued)
+	require.NoError(t, rb.p.finalize(context.Background(), rb.b.ID))
+	b, err := rb.db.BatchByID(context.Background(), rb.b.ID)
+	require.NoError(t, err)
+	require.Equal(t, store.BatchRunning, b.Status)
+}
