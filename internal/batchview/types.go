@@ -206,3 +206,52 @@ type EventPage struct {
 	Items   []store.Event `json:"items"`
 	LastSeq int64         `json:"last_seq"`
 }
+
+// UsageRow is one day and provider of a user's spend.
+type UsageRow struct {
+	Day      string `json:"day" example:"2026-12-05"`
+	Provider string `json:"provider"`
+	Cost     Money  `json:"cost"`
+	Images   int64  `json:"images"`
+}
+
+// Usage is a user's spend: per day and provider, today's and this month's
+// totals, and what the budgets leave (present when a budget is set).
+type Usage struct {
+	Items              []UsageRow `json:"items"`
+	SpentToday         Money      `json:"spent_today"`
+	SpentThisMonth     Money      `json:"spent_this_month"`
+	RemainingToday     *Money     `json:"remaining_today,omitempty"`
+	RemainingThisMonth *Money     `json:"remaining_this_month,omitempty"`
+}
+
+// Budget is a user's budgets after PUT /api/v1/admin/users/{id}/budget
+// (null: no budget).
+type Budget struct {
+	UserID  string `json:"user_id"`
+	Daily   *Money `json:"daily"`
+	Monthly *Money `json:"monthly"`
+}
+
+// HistoryPage is one page of the combination history.
+type HistoryPage struct {
+	Items      []*store.HistoryRow `json:"items"`
+	NextCursor string              `json:"next_cursor"`
+}
+
+// Archived counts history rows archived.
+type Archived struct {
+	Archived int64 `json:"archived"`
+}
+
+// SignedLink is a download link that works without a session until it expires.
+type SignedLink struct {
+	URL       string    `json:"url"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// QueueState is the generate queue after an admin paused or resumed it.
+type QueueState struct {
+	Queue  string `json:"queue" example:"generate"`
+	Paused bool   `json:"paused"`
+}

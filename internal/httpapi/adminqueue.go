@@ -2,6 +2,8 @@ package httpapi
 
 import (
 	"net/http"
+
+	"github.com/ludeng/ludeng/internal/batchview"
 )
 
 func (a *batchAPI) queue(pause bool) HandlerFunc {
@@ -16,7 +18,7 @@ func (a *batchAPI) queue(pause bool) HandlerFunc {
 			return err
 		}
 		_ = a.s.audit(r, nil, map[bool]string{true: "queue.pause", false: "queue.resume"}[pause], "queue", "generate", nil)
-		return writeJSON(w, http.StatusOK, map[string]any{"queue": "generate", "paused": pause})
+		return writeJSON(w, http.StatusOK, batchview.QueueState{Queue: "generate", Paused: pause})
 	}
 }
 

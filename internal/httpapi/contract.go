@@ -41,6 +41,15 @@ func Contract() *apischema.Registry {
 		Enum(store.EventKind(""), kinds...).
 		NonNull([]batchview.Group{}).NonNull([]batchview.Image{}).NonNull([]batchview.QCEntry{}).
 		NonNull([]batchview.Summary{}).NonNull([]store.Event{}).NonNull([]plan.Scene{}).NonNull([]plan.Group{}).NonNull([]plan.Variant{}).NonNull([]plan.Label{}).NonNull(map[string]int{}).
+		NonNull([]batchview.UsageRow{}).NonNull([]*store.HistoryRow{}).
+		Add("Usage", batchview.Usage{}, "A user's spend per day and provider, totals and what the budgets leave.").
+		Add("UsageRow", batchview.UsageRow{}, "Spend of one day and provider.").
+		Add("Budget", batchview.Budget{}, "A user's budgets (null: none).").
+		Add("HistoryRow", store.HistoryRow{}, "One combination of the user's history; state is reserved, used, released or archived.").
+		Add("HistoryPage", batchview.HistoryPage{}, "One page of the combination history.").
+		Add("Archived", batchview.Archived{}, "How many history rows were archived.").
+		Add("SignedLink", batchview.SignedLink{}, "A download link that works without a session until it expires.").
+		Add("QueueState", batchview.QueueState{}, "The generate queue after pause/resume.").
 		Add("Meta", Meta{}, "Server facts the UI needs before login.").
 		Add("Limits", Limits{}, "Request limits the UI checks before sending.").
 		Add("Money", batchview.Money{}, "An amount as a decimal string in the server's currency.").

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ludeng/ludeng/internal/batchview"
 	"github.com/ludeng/ludeng/internal/store"
 )
 
@@ -24,7 +25,7 @@ func (a *batchAPI) history(w http.ResponseWriter, r *http.Request) error {
 	if rows == nil {
 		rows = []*store.HistoryRow{}
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"items": rows, "next_cursor": next})
+	return writeJSON(w, http.StatusOK, batchview.HistoryPage{Items: rows, NextCursor: next})
 }
 
 func (a *batchAPI) archive(w http.ResponseWriter, r *http.Request) error {
@@ -47,5 +48,5 @@ func (a *batchAPI) archive(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"archived": n})
+	return writeJSON(w, http.StatusOK, batchview.Archived{Archived: n})
 }

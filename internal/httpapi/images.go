@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ludeng/ludeng/internal/batchview"
 	"github.com/ludeng/ludeng/internal/blob"
 	"github.com/ludeng/ludeng/internal/config"
 	"github.com/ludeng/ludeng/internal/fault"
@@ -64,7 +65,7 @@ func (a *batchAPI) link(w http.ResponseWriter, r *http.Request) error {
 	if a.s.cfg.BaseURL != "" {
 		link = a.s.cfg.BaseURL + link
 	}
-	return writeJSON(w, http.StatusCreated, map[string]any{"url": link, "expires_at": exp.UTC()})
+	return writeJSON(w, http.StatusCreated, batchview.SignedLink{URL: link, ExpiresAt: exp.UTC()})
 }
 
 func (a *batchAPI) imageContent(w http.ResponseWriter, r *http.Request) error {

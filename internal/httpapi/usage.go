@@ -5,6 +5,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/ludeng/ludeng/internal/batchview"
 	"github.com/ludeng/ludeng/internal/fault"
 	"github.com/ludeng/ludeng/internal/pipeline"
 	"github.com/ludeng/ludeng/internal/store"
@@ -63,16 +64,18 @@ func (a *batchAPI) usage(w http.ResponseWriter, r *http.Request) error {
 		}
 		return keys[i].provider < keys[j].provider
 	})
-	items := make([]map[string]any, 0, len(keys))
+	items := make([]batchview.UsageRow, 0, len(keys))
 	for _, k := range keys {
-		items = append(items, map[string]any{"day": k.day, "provider": k.provider, "cost": a.money(agg[k][0]), "images": agg[k][1]})
+		items = append(items, batchview.UsageRow{Day: k.day, Provider: k.provider, Cost: a.money(agg[k][0]), Images: agg[k][1]})
 	}
-	out := map[string]any{"items": items, "spent_today": a.money(spentDay), "spent_this_month": a.money(spentMonth)}
+	out := batchview.Usage{Items: items, SpentToday: a.money(spentDay), SpentThisMonth: a.money(spentMonth)}
 	if u.DailyBudgetMicros != nil {
-		out["remaining_today"] = a.money(max(*u.DailyBudgetMicros-spentDay, 0))
+		m := a.money(max(*u.DailyBudgetMicros-spentDay, 0))
+		out.RemainingToday = &m
 	}
 	if u.MonthlyBudgetMicros != nil {
-		out["remaining_this_month"] = a.money(max(*u.MonthlyBudgetMicros-spentMonth, 0))
+		m := a.money(max(*u.MonthlyBudgetMicros-spentMonth, 0))
+		out.RemainingThisMonth = &m
 	}
 	return writeJSON(w, http.StatusOK, out)
 }
@@ -115,12 +118,14 @@ func (a *batchAPI) setBudget(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := map[string]any{"user_id": u.ID, "daily": nil, "monthly": nil}
+	out := batchview.Budget{UserID: u.ID}
 	if u.DailyBudgetMicros != nil {
-		out["daily"] = a.money(*u.DailyBudgetMicros)
+		m := a.money(*u.DailyBudgetMicros)
+		out.Daily = &m
 	}
 	if u.MonthlyBudgetMicros != nil {
-		out["monthly"] = a.money(*u.MonthlyBudgetMicros)
+		m := a.money(*u.MonthlyBudgetMicros)
+		out.Monthly = &m
 	}
 	return writeJSON(w, http.StatusOK, out)
 }

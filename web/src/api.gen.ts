@@ -1202,6 +1202,10 @@ export interface components {
             revoked_at?: string | null;
             user_id?: string;
         };
+        /** @description How many history rows were archived. */
+        Archived: {
+            archived: number;
+        };
         AuditEntry: {
             action?: string;
             actor_id?: string;
@@ -1350,6 +1354,12 @@ export interface components {
             scenes: components["schemas"]["Scene"][];
             status: components["schemas"]["BatchStatus"];
         };
+        /** @description A user's budgets (null: none). */
+        Budget: {
+            daily: components["schemas"]["Money"] | null;
+            monthly: components["schemas"]["Money"] | null;
+            user_id: string;
+        };
         /** @description County, month, road and elements of a group. */
         Combination: {
             county_code: string;
@@ -1392,6 +1402,27 @@ export interface components {
         GroupProgress: {
             succeeded: number;
             total: number;
+        };
+        /** @description One page of the combination history. */
+        HistoryPage: {
+            items: (components["schemas"]["HistoryRow"] | null)[];
+            next_cursor: string;
+        };
+        /** @description One combination of the user's history; state is reserved, used, released or archived. */
+        HistoryRow: {
+            batch_id?: string;
+            combination: components["schemas"]["Combination"];
+            /** Format: date-time */
+            created_at: string;
+            group_id?: string;
+            id: string;
+            key: string;
+            loo_keys: string[];
+            pool_version: string;
+            state: string;
+            /** Format: date-time */
+            updated_at: string;
+            user_id: string;
         };
         ImageStar: {
             image_id: string;
@@ -1682,6 +1713,12 @@ export interface components {
             try: number;
             variant: string;
         };
+        /** @description The generate queue after pause/resume. */
+        QueueState: {
+            paused: boolean;
+            /** @example generate */
+            queue: string;
+        };
         /** @description A combination named for people. */
         Scene: {
             county: string;
@@ -1693,6 +1730,12 @@ export interface components {
             season: string;
             snow_cover: boolean;
             zone: string;
+        };
+        /** @description A download link that works without a session until it expires. */
+        SignedLink: {
+            /** Format: date-time */
+            expires_at: string;
+            url: string;
         };
         TokenCreate: {
             /** @example 90d */
@@ -1720,6 +1763,22 @@ export interface components {
                 params?: Record<string, never>;
             }[];
             width?: number;
+        };
+        /** @description A user's spend per day and provider, totals and what the budgets leave. */
+        Usage: {
+            items: components["schemas"]["UsageRow"][];
+            remaining_this_month?: components["schemas"]["Money"];
+            remaining_today?: components["schemas"]["Money"];
+            spent_this_month: components["schemas"]["Money"];
+            spent_today: components["schemas"]["Money"];
+        };
+        /** @description Spend of one day and provider. */
+        UsageRow: {
+            cost: components["schemas"]["Money"];
+            /** @example 2026-12-05 */
+            day: string;
+            images: number;
+            provider: string;
         };
         User: {
             /** Format: date-time */
@@ -1948,7 +2007,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, never>;
+                    "application/json": components["schemas"]["QueueState"];
                 };
             };
             401: components["responses"]["Problem"];
@@ -1972,7 +2031,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, never>;
+                    "application/json": components["schemas"]["QueueState"];
                 };
             };
             401: components["responses"]["Problem"];
@@ -2128,7 +2187,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, never>;
+                    "application/json": components["schemas"]["Budget"];
                 };
             };
             400: components["responses"]["Problem"];
@@ -2388,6 +2447,7 @@ export interface operations {
             };
             400: components["responses"]["Problem"];
             401: components["responses"]["Problem"];
+            422: components["responses"]["Problem"];
             429: components["responses"]["Problem"];
             500: components["responses"]["Problem"];
         };
@@ -2802,7 +2862,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, never>;
+                    "application/json": components["schemas"]["SignedLink"];
                 };
             };
             400: components["responses"]["Problem"];
@@ -2942,7 +3002,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, never>;
+                    "application/json": components["schemas"]["HistoryPage"];
                 };
             };
             400: components["responses"]["Problem"];
@@ -2973,7 +3033,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, never>;
+                    "application/json": components["schemas"]["Archived"];
                 };
             };
             400: components["responses"]["Problem"];
@@ -4279,7 +4339,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, never>;
+                    "application/json": components["schemas"]["Usage"];
                 };
             };
             400: components["responses"]["Problem"];

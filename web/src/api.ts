@@ -154,6 +154,10 @@ export type Progress = Schemas['Progress'];
 export type Batch = Schemas['Batch'];
 export type BatchSummary = Schemas['BatchSummary'];
 export type StoredEvent = Schemas['BatchEvent'];
+export type UsageRow = Schemas['UsageRow'];
+export type Usage = Schemas['Usage'];
+export type SignedLink = Schemas['SignedLink'];
+export type HistoryPage = Schemas['HistoryPage'];
 
 export type Role = 'admin' | 'operator';
 
@@ -349,26 +353,6 @@ export interface PostKitTone {
 
 
 
-
-export interface UsageRow {
-  day: string;
-  provider: string;
-  cost: Money;
-  images: number;
-}
-
-export interface Usage {
-  items: UsageRow[];
-  spent_today: Money;
-  spent_this_month: Money;
-  remaining_today?: Money;
-  remaining_this_month?: Money;
-}
-
-export interface SignedLink {
-  url: string;
-  expires_at: string;
-}
 
 // ---- Presets and webhooks ----------------------------------------------
 
