@@ -1,6 +1,6 @@
 // Command deploywatch follows one batch with several WebSocket clients while
 // .ci/deploy.sh replaces the binary under them, then checks the outcome:
-// every client saw every event exactly once and in order up to batch_done
+// every client saw every event exactly once and in order up to the terminal batch.status
 // (reconnecting with after_seq whenever a draining process closed it, which
 // must have happened at least once), the
 // batch succeeded, and every image was stored once.
@@ -72,7 +72,7 @@ func run(url, user, pwFile, batch string, n, minReconnects int, timeout time.Dur
 		}
 		r := results[i]
 		seq := r.Events[len(r.Events)-1].Seq
-		fmt.Printf("deploywatch: client %d: %d events, seq 1..%d without gap or repeat, %d reconnects, batch_done %s\n",
+		fmt.Printf("deploywatch: client %d: %d events, seq 1..%d without gap or repeat, %d reconnects, batch ended %s\n",
 			i+1, len(r.Events), seq, r.Reconnects, r.Status)
 		if r.Reconnects < minReconnects {
 			return fmt.Errorf("client %d reconnected %d times, want ≥ %d: no handoff happened while the batch ran", i+1, r.Reconnects, minReconnects)

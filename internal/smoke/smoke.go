@@ -231,7 +231,7 @@ type WatchResult struct {
 }
 
 // Watch follows a batch over the WebSocket from its first event until its
-// batch_done event. When the connection ends (a server drains,
+// terminal batch.status event. When the connection ends (a server drains,
 // a binary handoff) it reconnects and resubscribes with after_seq = the
 // last seq received. Every event must arrive exactly once and in order:
 // a gap or a repeat is an error.
@@ -316,14 +316,18 @@ func (c *Client) watchOnce(ctx context.Context, batchID string, last *int64, res
 		}
 		*last = *m.Seq
 		res.Events = append(res.Events, Event{Seq: *m.Seq, Kind: m.Kind, Data: m.Data})
-		if m.Kind == "batch_done" {
+		// The stream carries the event log's own kinds: a batch ends with
+		// the batch.status event that moves it to a terminal status.
+		if m.Kind == "batch.status" {
 			var d struct {
 				Status string `json:"status"`
 			}
 			_ = json.Unmarshal(m.Data, &d)
-			res.Status = d.Status
-			_ = conn.Close(websocket.StatusNormalClosure, "")
-			return true, nil
+			if Terminal(d.Status) {
+				res.Status = d.Status
+				_ = conn.Close(websocket.StatusNormalClosure, "")
+				return true, nil
+			}
 		}
 	}
 }
