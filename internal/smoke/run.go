@@ -102,7 +102,7 @@ func Run(ctx context.Context, o Options, out io.Writer) error {
 		if res.Status != "succeeded" {
 			return "", fmt.Errorf("batch ended %s", res.Status)
 		}
-		return fmt.Sprintf("%d events in order to the terminal batch.status (%s)", len(res.Events), res.Status), nil
+		return fmt.Sprintf("%d events in order to the batch's end (%s)", len(res.Events), res.Status), nil
 	}); err != nil {
 		return err
 	}

@@ -318,7 +318,10 @@ func (c *Client) watchOnce(ctx context.Context, batchID string, last *int64, res
 		res.Events = append(res.Events, Event{Seq: *m.Seq, Kind: m.Kind, Data: m.Data})
 		// The stream carries the event log's own kinds: a batch ends with
 		// the batch.status event that moves it to a terminal status.
-		if m.Kind == "batch.status" {
+		// Releases before the one event vocabulary sent batch_done instead;
+		// a rolling deploy smoke-tests those too (the old binary on the
+		// migrated schema), so both end the watch.
+		if m.Kind == "batch.status" || m.Kind == "batch_done" {
 			var d struct {
 				Status string `json:"status"`
 			}
