@@ -53,31 +53,9 @@ done
 [ -n "$PORT" ] || fail "no free port in 21400–21499"
 
 section "build"
-mkdir -p "$T"/{bin,mkpng}
+mkdir -p "$T/bin"
 go build -o "$T/bin/ludeng" ./cmd/ludeng
-cat > "$T/mkpng/main.go" <<'GO'
-package main
-
-import (
-	"image"
-	"image/color"
-	"image/png"
-	"os"
-)
-
-func main() {
-	img := image.NewRGBA(image.Rect(0, 0, 800, 600))
-	for y := 0; y < 600; y++ {
-		for x := 0; x < 800; x++ {
-			img.Set(x, y, color.RGBA{uint8(x * 255 / 800), uint8(y * 255 / 600), uint8((x * y) & 0xff), 255})
-		}
-	}
-	if err := png.Encode(os.Stdout, img); err != nil {
-		panic(err)
-	}
-}
-GO
-(cd "$T/mkpng" && GOFLAGS= go run main.go) > "$T/photo.png"
+go run ./.ci/testphoto -w 800 -h 600 -mix mul > "$T/photo.png"
 ok "built ludeng and a test photo"
 
 V=deploy/backup/ludeng-backup-verify.sh

@@ -356,30 +356,7 @@ expect "5 MiB + 1 code (app)" "$(jq -r .code "$T/r/up5p.b")" upload_too_large
 ok "uploads: 6 MiB → nginx 413 problem+json; 5 MiB passes nginx (app: 415); 5 MiB + 1 B → app's own 413"
 
 # a real photo: the blob the restore must bring back
-mkdir -p "$T/mkpng"
-cat > "$T/mkpng/main.go" <<'EOF'
-package main
-
-import (
-	"image"
-	"image/color"
-	"image/png"
-	"os"
-)
-
-func main() {
-	img := image.NewRGBA(image.Rect(0, 0, 640, 480))
-	for y := 0; y < 480; y++ {
-		for x := 0; x < 640; x++ {
-			img.Set(x, y, color.RGBA{uint8(x * 255 / 640), uint8(y * 255 / 480), uint8((x ^ y) & 0xff), 255})
-		}
-	}
-	if err := png.Encode(os.Stdout, img); err != nil {
-		panic(err)
-	}
-}
-EOF
-(cd "$T/mkpng" && GOFLAGS= go run main.go) > "$T/photo.png"
+go run ./.ci/testphoto -w 640 -h 480 -mix xor > "$T/photo.png"
 expect "upload a PNG" "$(req upok "${AUTH[@]}" -F "file=@$T/photo.png;filename=lamp.png" "$B/api/v1/uploads")" 201
 UPLOAD_ID=$(jq -r .id "$T/r/upok.b")
 expect "photo content" "$(req content "${AUTH[@]}" "$B/api/v1/uploads/$UPLOAD_ID/content?size=full")" 200

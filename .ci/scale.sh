@@ -221,30 +221,7 @@ ok "nginx (deploy/nginx/ludeng.conf + upstream-3nodes.conf) on :$P_HTTPS"
 echo 'scale check password 1' | LUDENG_DATA_DIR="$T/n0" LUDENG_DATABASE_URL="$DB_URL" "$T/bin/ludeng" user add --name scale --password-stdin > /dev/null
 TOKEN=$(LUDENG_DATA_DIR="$T/n0" LUDENG_DATABASE_URL="$DB_URL" "$T/bin/ludeng" user token --name scale | tail -n 1)
 AUTH=(-H "Authorization: Bearer $TOKEN")
-mkdir -p "$T/mkpng"
-cat > "$T/mkpng/main.go" <<'EOF'
-package main
-
-import (
-	"image"
-	"image/color"
-	"image/png"
-	"os"
-)
-
-func main() {
-	img := image.NewRGBA(image.Rect(0, 0, 640, 480))
-	for y := 0; y < 480; y++ {
-		for x := 0; x < 640; x++ {
-			img.Set(x, y, color.RGBA{uint8(x * 255 / 640), uint8(y * 255 / 480), uint8((x ^ y) & 0xff), 255})
-		}
-	}
-	if err := png.Encode(os.Stdout, img); err != nil {
-		panic(err)
-	}
-}
-EOF
-(cd "$T/mkpng" && GOFLAGS= go run main.go) > "$T/photo.png"
+go run ./.ci/testphoto -w 640 -h 480 -mix xor > "$T/photo.png"
 "${CURL[@]}" -f "${AUTH[@]}" -F "file=@$T/photo.png;filename=lamp.png" "$B/api/v1/uploads" > "$T/upload.json" || fail "upload through nginx"
 UPLOAD_ID=$(jq -r .id "$T/upload.json")
 for i in 0 1 2; do

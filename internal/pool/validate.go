@@ -141,6 +141,22 @@ func (s *ids) see(i int, id string, wellFormed bool) (label, dupOf string) {
 	return label, ""
 }
 
+// slug checks item i's id: a well-formed slug seen for the first time. It
+// returns the item's label and whether the id may be indexed.
+func (c *checker) slug(file string, seen *ids, i int, id string) (label string, fresh bool) {
+	ok := slugRE.MatchString(id)
+	w, dup := seen.see(i, id, ok)
+	switch {
+	case !ok:
+		c.add(file, w+".id", "bad_slug", "id %q is not a slug [a-z][a-z0-9_]*", id)
+	case dup != "":
+		c.add(file, w, "duplicate_id", "duplicate id %q (first at %s)", id, dup)
+	default:
+		return w, true
+	}
+	return w, false
+}
+
 // ValidateWith checks p against data/pool/SCHEMA.md with the given minimums.
 // Each problem names its file and place; see Problem. The result is
 // deterministic: files in the order zones, provinces, regions (by file),
@@ -192,14 +208,8 @@ func (c *checker) zones(p *Pool) map[string]*Zone {
 	seen := newIDs("zones")
 	for i := range p.Zones {
 		z := &p.Zones[i]
-		ok := slugRE.MatchString(z.ID)
-		w, dup := seen.see(i, z.ID, ok)
-		switch {
-		case !ok:
-			c.add(f, w+".id", "bad_slug", "id %q is not a slug [a-z][a-z0-9_]*", z.ID)
-		case dup != "":
-			c.add(f, w, "duplicate_id", "duplicate id %q (first at %s)", z.ID, dup)
-		default:
+		w, fresh := c.slug(f, seen, i, z.ID)
+		if fresh {
 			known[z.ID] = z
 		}
 		c.required(f, w+".zh", z.ZH)
@@ -506,13 +516,9 @@ func (c *checker) roads(p *Pool) map[string]*Road {
 	seen := newIDs("roads")
 	for i := range p.Roads {
 		r := &p.Roads[i]
-		ok := slugRE.MatchString(r.ID)
-		w, dup := seen.see(i, r.ID, ok)
+		w, fresh := c.slug(f, seen, i, r.ID)
 		switch {
-		case !ok:
-			c.add(f, w+".id", "bad_slug", "id %q is not a slug [a-z][a-z0-9_]*", r.ID)
-		case dup != "":
-			c.add(f, w, "duplicate_id", "duplicate id %q (first at %s)", r.ID, dup)
+		case !fresh:
 		case !slices.Contains(RoadIDs, r.ID):
 			c.add(f, w+".id", "unknown_road", "road %q is not one of %s", r.ID, strings.Join(RoadIDs, ", "))
 		default:
@@ -536,14 +542,8 @@ func (c *checker) elements(p *Pool, zones map[string]*Zone, roads map[string]*Ro
 	seenCat := newIDs("categories")
 	for i := range p.Categories {
 		ct := &p.Categories[i]
-		ok := slugRE.MatchString(ct.ID)
-		w, dup := seenCat.see(i, ct.ID, ok)
-		switch {
-		case !ok:
-			c.add(f, w+".id", "bad_slug", "id %q is not a slug [a-z][a-z0-9_]*", ct.ID)
-		case dup != "":
-			c.add(f, w, "duplicate_id", "duplicate id %q (first at %s)", ct.ID, dup)
-		default:
+		w, fresh := c.slug(f, seenCat, i, ct.ID)
+		if fresh {
 			cats[ct.ID] = ct
 		}
 		c.required(f, w+".zh", ct.ZH)
@@ -555,14 +555,7 @@ func (c *checker) elements(p *Pool, zones map[string]*Zone, roads map[string]*Ro
 	seen := newIDs("elements")
 	for i := range p.Elements {
 		e := &p.Elements[i]
-		ok := slugRE.MatchString(e.ID)
-		w, dup := seen.see(i, e.ID, ok)
-		switch {
-		case !ok:
-			c.add(f, w+".id", "bad_slug", "id %q is not a slug [a-z][a-z0-9_]*", e.ID)
-		case dup != "":
-			c.add(f, w, "duplicate_id", "duplicate id %q (first at %s)", e.ID, dup)
-		}
+		w, _ := c.slug(f, seen, i, e.ID)
 		switch {
 		case e.Category == "":
 			c.add(f, w+".category", "required", "must not be empty")

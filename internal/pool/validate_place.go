@@ -14,14 +14,8 @@ func (c *checker) place(p *Pool, provinces map[string]*Province, zones map[strin
 	seen := newIDs("tags")
 	for i := range p.Tags {
 		t := &p.Tags[i]
-		ok := slugRE.MatchString(t.ID)
-		w, dup := seen.see(i, t.ID, ok)
-		switch {
-		case !ok:
-			c.add(FileTags, w+".id", "bad_slug", "id %q is not a slug [a-z][a-z0-9_]*", t.ID)
-		case dup != "":
-			c.add(FileTags, w, "duplicate_id", "duplicate id %q (first at %s)", t.ID, dup)
-		default:
+		w, fresh := c.slug(FileTags, seen, i, t.ID)
+		if fresh {
 			tags[t.ID] = t
 		}
 		if !slices.Contains(TagGroups, t.Group) {
@@ -36,14 +30,8 @@ func (c *checker) place(p *Pool, provinces map[string]*Province, zones map[strin
 	seenC := newIDs("climates")
 	for i := range p.Climates {
 		cl := &p.Climates[i]
-		ok := slugRE.MatchString(cl.ID)
-		w, dup := seenC.see(i, cl.ID, ok)
-		switch {
-		case !ok:
-			c.add(FileClimates, w+".id", "bad_slug", "id %q is not a slug [a-z][a-z0-9_]*", cl.ID)
-		case dup != "":
-			c.add(FileClimates, w, "duplicate_id", "duplicate id %q (first at %s)", cl.ID, dup)
-		default:
+		w, fresh := c.slug(FileClimates, seenC, i, cl.ID)
+		if fresh {
 			climates[cl.ID] = cl
 		}
 		c.text(FileClimates, w, cl.ZH, cl.EN)
