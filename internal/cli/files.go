@@ -22,7 +22,7 @@ import (
 
 // openFiles wires blob storage, the upload intake, the optional malware
 // scanner and signed links into the app.
-func (a *app) openFiles(ctx context.Context) error {
+func (a *app) openFiles(ctx context.Context, api *httpapi.Deps) error {
 	bs, err := openBlobs(a.cfg, a.registry)
 	if err != nil {
 		return err
@@ -32,7 +32,7 @@ func (a *app) openFiles(ctx context.Context) error {
 		// A bucket has no free-space figure to watch; what can go wrong is
 		// that it is unreachable, which readiness and uploads report.
 		guard = &blob.StoreGuard{C: bs.store}
-		a.api.AddCheck(httpapi.Check{Name: "blob_store", Critical: true, Fn: func(ctx context.Context) (any, error) {
+		api.Checks = append(api.Checks, httpapi.Check{Name: "blob_store", Critical: true, Fn: func(ctx context.Context) (any, error) {
 			return map[string]string{"url": bs.s3.String()}, bs.store.Check(ctx)
 		}})
 		a.logger.Info("blob store on S3", slog.String("url", bs.s3.String()), slog.String("endpoint", bs.s3.Config().Endpoint))
@@ -53,7 +53,7 @@ func (a *app) openFiles(ctx context.Context) error {
 		deps.Scanner = scanner
 		// Configured but unreachable means uploads answer 503; readiness
 		// reports it without taking the node out (downloads still work).
-		a.api.AddCheck(httpapi.Check{Name: "clamd", Fn: func(ctx context.Context) (any, error) {
+		api.Checks = append(api.Checks, httpapi.Check{Name: "clamd", Fn: func(ctx context.Context) (any, error) {
 			return map[string]string{"addr": ccfg.Addr}, scanner.Ping(ctx)
 		}})
 	}
@@ -65,7 +65,7 @@ func (a *app) openFiles(ctx context.Context) error {
 	if bs.s3 != nil {
 		a.blobRedirect = bs.s3.Config().RedirectTTL
 	}
-	a.api.EnableUploads(httpapi.UploadDeps{Blobs: blobs, Intake: intake, Signer: signedurl.Signer{Key: a.cfg.SecretKey}})
+	api.Uploads = &httpapi.UploadDeps{Blobs: blobs, Intake: intake, Signer: signedurl.Signer{Key: a.cfg.SecretKey}}
 	return nil
 }
 

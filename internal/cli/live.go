@@ -12,12 +12,13 @@ import (
 	"github.com/ludeng/ludeng/internal/ws/pghub"
 )
 
-// openLive mounts GET /api/v1/ws over the pipeline's event log. The hub is
+// openLive gives the server what GET /api/v1/ws needs: the WebSocket
+// settings and the hub that wakes subscriptions. The hub is
 // chosen by engine: in-process on SQLite (one node), LISTEN/NOTIFY on
 // PostgreSQL so a client on one node sees the events of jobs on another.
 // Events announce themselves: NOTIFY inside the event's transaction on
 // PostgreSQL, Publish after the commit on SQLite.
-func (a *app) openLive(ctx context.Context) error {
+func (a *app) openLive(ctx context.Context, api *httpapi.Deps) error {
 	wcfg := ws.ConfigFromEnv(a.cfg.env, a.cfg.BaseURL)
 	if err := a.cfg.env.Err(); err != nil {
 		return &exitError{code: 2, err: err}
@@ -51,21 +52,10 @@ func (a *app) openLive(ctx context.Context) error {
 		a.closers = append(a.closers, func() error { stop(); <-done; return nil })
 		hub = h
 	}
-	h, err := ws.NewHandler(wcfg, ws.Deps{Source: a.api.LiveSource(), Hub: hub, Authenticate: httpapi.LiveAuthenticator,
-		Recheck: a.api.LiveRecheck, IsHTTPS: httpapi.RequestIsHTTPS,
-		Logger: a.logger.With(slog.String("component", "ws")), Registerer: a.registry, Stopping: a.api.Stopping()})
-	if err != nil {
-		return &exitError{code: 2, err: err}
-	}
-	// A user's rights notice goes through the same hub as batch events, so
-	// sockets of a disabled, demoted or logged-out user close on every node.
-	a.api.OnRightsChanged(func(userID string) {
-		if err := hub.Publish(context.Background(), ws.RightsKey(userID), 0); err != nil {
-			a.logger.Warn("publishing a rights change to live connections failed", slog.Any("error", err))
-		}
-	})
-	a.api.EnableLive(h)
-	a.live = h
+	// A user's rights notice goes through the same hub as batch events
+	// (the server publishes it), so sockets of a disabled, demoted or
+	// logged-out user close on every node.
+	api.Live = &httpapi.LiveDeps{Config: wcfg, Hub: hub}
 	return nil
 }
 

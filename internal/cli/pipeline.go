@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -23,7 +24,7 @@ import (
 
 // openPipeline builds the planner and the River pipeline and registers the
 // batch routes. Workers start in serve (startPipeline).
-func (a *app) openPipeline(ctx context.Context) error {
+func (a *app) openPipeline(ctx context.Context, api *httpapi.Deps) error {
 	pcfg := plan.ConfigFromEnv(a.cfg.env)
 	cfg := pipeline.ConfigFromEnv(a.cfg.env)
 	prov, err := provider.ConfigFromEnv(a.cfg.env)
@@ -75,7 +76,7 @@ func (a *app) openPipeline(ctx context.Context) error {
 		return &exitError{code: 2, err: err}
 	}
 	a.pipeline = p
-	if err := a.openRiverUI(ctx); err != nil {
+	if api.RiverUI, err = a.openRiverUI(ctx); err != nil {
 		return err
 	}
 	bd := httpapi.BatchDeps{Pipeline: p, Blobs: a.blobs, Signer: signedurl.Signer{Key: a.cfg.SecretKey},
@@ -86,9 +87,9 @@ func (a *app) openPipeline(ctx context.Context) error {
 			return ps.PresignGet(ctx, key, ttl, ctype, "")
 		}
 	}
-	a.api.EnableBatches(bd)
-	a.api.EnableWebhooks(httpapi.WebhookDeps{Pipeline: p, Client: hooks})
-	a.api.EnablePresets(p)
+	api.Batches = &bd
+	api.Webhooks = &httpapi.WebhookDeps{Pipeline: p, Client: hooks}
+	api.Presets = p
 	return nil
 }
 
@@ -109,8 +110,8 @@ func (a *app) stopPipeline(timeout time.Duration) {
 	}
 }
 
-// openRiverUI mounts River UI at /riverui/ (admins only).
-func (a *app) openRiverUI(ctx context.Context) error {
+// openRiverUI builds River UI's handler, mounted at /riverui/ (admins only).
+func (a *app) openRiverUI(ctx context.Context) (http.Handler, error) {
 	var ep uiendpoints.Bundle
 	switch c := a.pipeline.RiverClient().(type) {
 	case *river.Client[*sql.Tx]:
@@ -118,15 +119,14 @@ func (a *app) openRiverUI(ctx context.Context) error {
 	case *river.Client[pgx.Tx]:
 		ep = riverui.NewEndpoints(c, nil)
 	default:
-		return fmt.Errorf("river ui: unexpected client %T", c)
+		return nil, fmt.Errorf("river ui: unexpected client %T", c)
 	}
 	h, err := riverui.NewHandler(&riverui.HandlerOpts{Endpoints: ep, Prefix: "/riverui", Logger: a.logger.With(slog.String("component", "riverui"))})
 	if err != nil {
-		return fmt.Errorf("river ui: %w", err)
+		return nil, fmt.Errorf("river ui: %w", err)
 	}
 	if err := h.Start(ctx); err != nil {
-		return fmt.Errorf("river ui: %w", err)
+		return nil, fmt.Errorf("river ui: %w", err)
 	}
-	a.api.EnableRiverUI(h)
-	return nil
+	return h, nil
 }

@@ -33,7 +33,7 @@ func (l ledger) Settle(ctx context.Context, id string, s provider.Settlement) er
 
 // openProviders builds the image generator (real providers in fallback
 // order, or the simulator when none is configured) and the prompt enhancer.
-func (a *app) openProviders(ctx context.Context) error {
+func (a *app) openProviders(ctx context.Context, api *httpapi.Deps) error {
 	pcfg, err := provider.ConfigFromEnv(a.cfg.env)
 	if err != nil {
 		return &exitError{code: 2, err: err}
@@ -67,15 +67,14 @@ func (a *app) openProviders(ctx context.Context) error {
 		a.logger.Warn("usage rows left pending by an unclean stop were marked unknown and counted as spent", slog.Int64("rows", n))
 	}
 	a.images, a.enhancer = svc, enh
-	a.api.EnableProviders(svc)
-	a.api.AddCheck(httpapi.Check{Name: "providers", Fn: func(context.Context) (any, error) {
+	api.Providers = svc
+	api.Checks = append(api.Checks, httpapi.Check{Name: "providers", Fn: func(context.Context) (any, error) {
 		st := svc.Status()
 		if !svc.Ready() {
 			return st, fmt.Errorf("no image provider can take work now")
 		}
 		return st, nil
 	}})
-	a.api.SetSimulated(svc.Simulated())
 	if svc.Simulated() {
 		a.logger.Info("no image provider configured: images are simulated (set LUDENG_IMAGE_PROVIDERS and keys for real ones)")
 	}

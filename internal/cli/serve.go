@@ -31,7 +31,6 @@ import (
 	"github.com/ludeng/ludeng/internal/poolsync"
 	"github.com/ludeng/ludeng/internal/provider"
 	"github.com/ludeng/ludeng/internal/store"
-	"github.com/ludeng/ludeng/internal/ws"
 	"github.com/ludeng/ludeng/web"
 )
 
@@ -53,7 +52,6 @@ type app struct {
 	images   *provider.Service
 	enhancer *provider.PromptEnhancer
 	pipeline *pipeline.Pipeline
-	live     *ws.Handler
 	// closers run in reverse order on close.
 	closers []func() error
 }
@@ -119,7 +117,24 @@ func openApp(ctx context.Context, cfg *Config, logger *slog.Logger, webFS fs.FS)
 	if db.R != db.W {
 		a.registry.MustRegister(collectors.NewDBStatsCollector(db.R, "read"))
 	}
-	a.api = httpapi.New(httpapi.Config{
+	a.pool = poolsync.New(db, logger)
+	if err := a.pool.Start(ctx, pooldata.FS()); err != nil {
+		a.close()
+		return nil, fmt.Errorf("element pool: %w", err)
+	}
+	// Every component is built first; the HTTP server is then built once
+	// with all of them (httpapi.Deps), its routes listed in one place.
+	deps := httpapi.Deps{DB: db, Logger: logger, Registry: a.registry, Web: webFS, DiskFree: blob.FreeBytes, Pool: a.pool}
+	if webFS != nil {
+		deps.Manual = manual.FS()
+	}
+	for _, open := range []func(context.Context, *httpapi.Deps) error{a.openFiles, a.openProviders, a.openPipeline, a.openLive} {
+		if err := open(ctx, &deps); err != nil {
+			a.close()
+			return nil, err
+		}
+	}
+	a.api, err = httpapi.New(httpapi.Config{
 		BaseURL:          cfg.BaseURL,
 		TrustedProxies:   cfg.TrustedProxies,
 		SessionTTL:       cfg.SessionTTL,
@@ -136,36 +151,13 @@ func openApp(ctx context.Context, cfg *Config, logger *slog.Logger, webFS fs.FS)
 		DataDir:          cfg.DataDir,
 		Version:          Version,
 		Build:            buildInfo(),
-		Simulated:        true,
+		Simulated:        a.images.Simulated(),
 		Currency:         cfg.Currency,
 		Limits:           httpapi.Limits{GroupsMax: plan.MaxGroups, UploadMaxBytes: cfg.Upload.MaxBytes},
-	}, httpapi.Deps{DB: db, Logger: logger, Registry: a.registry, Web: webFS, DiskFree: blob.FreeBytes})
-	if webFS != nil {
-		a.api.EnableManual(manual.FS())
-	}
-
-	a.pool = poolsync.New(db, logger)
-	if err := a.pool.Start(ctx, pooldata.FS()); err != nil {
+	}, deps)
+	if err != nil {
 		a.close()
-		return nil, fmt.Errorf("element pool: %w", err)
-	}
-	a.api.EnablePool(a.pool)
-
-	if err := a.openFiles(ctx); err != nil {
-		a.close()
-		return nil, err
-	}
-	if err := a.openProviders(ctx); err != nil {
-		a.close()
-		return nil, err
-	}
-	if err := a.openPipeline(ctx); err != nil {
-		a.close()
-		return nil, err
-	}
-	if err := a.openLive(ctx); err != nil {
-		a.close()
-		return nil, err
+		return nil, &exitError{code: 2, err: err}
 	}
 	return a, nil
 }
@@ -406,7 +398,7 @@ func serve(ctx context.Context, cfg *Config, logger *slog.Logger, webFS fs.FS, r
 	}
 	// Shutdown does not wait for hijacked WebSocket connections; they were
 	// told to close (1001) when shutdown began.
-	if err := a.live.Wait(sctx); err != nil {
+	if err := a.api.WaitLive(sctx); err != nil {
 		logger.Warn("websocket connections still open at the shutdown timeout")
 	}
 	if handedOver {

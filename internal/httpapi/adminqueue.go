@@ -21,16 +21,3 @@ func (a *batchAPI) queue(pause bool) HandlerFunc {
 		return writeJSON(w, http.StatusOK, batchview.QueueState{Queue: "generate", Paused: pause})
 	}
 }
-
-// EnableRiverUI mounts River UI (riverqueue.com/riverui, its handler built
-// with Prefix "/riverui") at /riverui/ for admins only.
-func (s *Server) EnableRiverUI(h http.Handler) {
-	serve := func(w http.ResponseWriter, r *http.Request) error {
-		h.ServeHTTP(w, r)
-		return nil
-	}
-	s.AddRoutes(
-		Route{Method: "GET", Path: "/riverui/", Access: AdminOnly, Handle: serve, NoRateLimit: true},
-		Route{Method: "POST", Path: "/riverui/", Access: AdminOnly, Handle: serve, NoRateLimit: true},
-	)
-}

@@ -393,7 +393,7 @@ func TestMetricsRouteLabels(t *testing.T) {
 
 func TestProblemHidesInternalCause(t *testing.T) {
 	t.Parallel()
-	api := httpapi.New(httpapi.Config{DataDir: t.TempDir()}, httpapi.Deps{DB: storetest.Open(t, store.SQLite)})
+	api := newAPI(t, httpapi.Config{DataDir: t.TempDir()}, httpapi.Deps{DB: storetest.Open(t, store.SQLite)})
 	api.AddRoutes(httpapi.Route{Method: "GET", Path: "/api/v1/test/boom", Access: httpapi.Public,
 		Handle: func(w http.ResponseWriter, r *http.Request) error {
 			return fmt.Errorf("connect to 10.0.0.5:5432: password authentication failed for user secret_user")

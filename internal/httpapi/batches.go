@@ -33,39 +33,13 @@ type batchAPI struct {
 	views *batchview.Reader
 }
 
-// EnableBatches registers the batch, image, history, usage and budget routes.
-func (s *Server) EnableBatches(d BatchDeps) {
+func newBatchAPI(s *Server, d BatchDeps) *batchAPI {
 	if d.Location == nil {
 		d.Location = time.UTC
 	}
 	a := &batchAPI{s: s, d: d}
 	a.views = batchview.New(s.db, batchview.Options{Now: s.now, Money: a.money, Concurrency: d.Pipeline.Config().Concurrency})
-	s.batches = a
-	s.AddRoutes(
-		Route{Method: "POST", Path: "/api/v1/batches", Access: Authenticated, Handle: a.create},
-		Route{Method: "GET", Path: "/api/v1/batches", Access: Authenticated, Handle: a.list},
-		Route{Method: "GET", Path: "/api/v1/batches/{id}", Access: Authenticated, Handle: a.get},
-		Route{Method: "DELETE", Path: "/api/v1/batches/{id}", Access: Authenticated, Handle: a.delete},
-		Route{Method: "POST", Path: "/api/v1/batches/{id}/cancel", Access: Authenticated, Handle: a.control("cancel")},
-		Route{Method: "POST", Path: "/api/v1/batches/{id}/pause", Access: Authenticated, Handle: a.control("pause")},
-		Route{Method: "POST", Path: "/api/v1/batches/{id}/resume", Access: Authenticated, Handle: a.control("resume")},
-		Route{Method: "POST", Path: "/api/v1/batches/{id}/retry", Access: Authenticated, Handle: a.control("retry")},
-		Route{Method: "POST", Path: "/api/v1/batches/{id}/groups/{gid}/retry", Access: Authenticated, Handle: a.control("retry_group")},
-		Route{Method: "POST", Path: "/api/v1/batches/{id}/rerun", Access: Authenticated, Handle: a.rerun},
-		Route{Method: "GET", Path: "/api/v1/batches/{id}/events", Access: Authenticated, Handle: a.events},
-		// Public at the routing level: the handler accepts a session, a token or a signed link.
-		Route{Method: "GET", Path: "/api/v1/batches/{id}/download", Access: Public, Handle: a.download, LongLived: true},
-		Route{Method: "GET", Path: "/api/v1/batches/{id}/groups/{gid}/download", Access: Public, Handle: a.download, LongLived: true},
-		Route{Method: "POST", Path: "/api/v1/batches/{id}/links", Access: Authenticated, Handle: a.link},
-		Route{Method: "GET", Path: "/api/v1/images/{id}/content", Access: Public, Handle: a.imageContent, LongLived: true},
-		Route{Method: "GET", Path: "/api/v1/history", Access: Authenticated, Handle: a.history},
-		Route{Method: "POST", Path: "/api/v1/history/archive", Access: Authenticated, Handle: a.archive},
-		Route{Method: "GET", Path: "/api/v1/usage", Access: Authenticated, Handle: a.usage},
-		Route{Method: "PUT", Path: "/api/v1/admin/users/{id}/budget", Access: AdminOnly, Handle: a.setBudget},
-		Route{Method: "POST", Path: "/api/v1/admin/queue/pause", Access: AdminOnly, Handle: a.queue(true)},
-		Route{Method: "POST", Path: "/api/v1/admin/queue/resume", Access: AdminOnly, Handle: a.queue(false)},
-	)
-	s.AddRoutes(a.pickingRoutes()...)
+	return a
 }
 
 func (a *batchAPI) money(m int64) batchview.Money {

@@ -67,13 +67,11 @@ func setupBatches(t *testing.T, engine store.Engine, o batchOpts) *batchBundle {
 	intake, err := upload.New(upload.Config{TempDir: blobs.TempDir()}, upload.Deps{Space: guard})
 	require.NoError(t, err)
 	reg := b.registry2()
-	api := httpapi.New(httpapi.Config{DataDir: dataDir, PasswordParams: testParams(), APIRate: 1000, APIBurst: 1000},
-		httpapi.Deps{DB: b.db, Registry: reg, Now: b.clock.Now})
 	signer := signedurl.Signer{Key: []byte("test-secret-key-test-secret-key!"), Now: b.clock.Now}
-	api.EnableUploads(httpapi.UploadDeps{Blobs: blobs, Intake: intake, Signer: signer})
 	pm := poolsync.New(b.db, nil)
 	require.NoError(t, pm.Start(ctx, pooldata.FS()))
-	api.EnablePool(pm)
+	deps := httpapi.Deps{DB: b.db, Registry: reg, Now: b.clock.Now, Pool: pm,
+		Uploads: &httpapi.UploadDeps{Blobs: blobs, Intake: intake, Signer: signer}}
 
 	bb := &batchBundle{testBundle: b}
 	pcfg := provider.Config{}
@@ -87,10 +85,10 @@ func setupBatches(t *testing.T, engine store.Engine, o batchOpts) *batchBundle {
 		pcfg.Retry = provider.RetryPolicy{MaxAttempts: 2, BaseDelay: time.Millisecond, MaxDelay: time.Millisecond, MaxJitter: time.Millisecond}
 	}
 	ledger := storeLedger{b.db}
-	deps := provider.Deps{Registerer: prometheus.NewRegistry(), Ledger: ledger, Simulator: sim.New(sim.Options{})}
-	svc, err := provider.New(pcfg, deps)
+	pdeps := provider.Deps{Registerer: prometheus.NewRegistry(), Ledger: ledger, Simulator: sim.New(sim.Options{})}
+	svc, err := provider.New(pcfg, pdeps)
 	require.NoError(t, err)
-	api.EnableProviders(svc)
+	deps.Providers = svc
 	enh, err := provider.NewEnhancer(provider.DeepSeekConfig{}, provider.Deps{Registerer: prometheus.NewRegistry()})
 	require.NoError(t, err)
 	planner, err := plan.New(plan.Config{}, b.db)
@@ -113,9 +111,10 @@ func setupBatches(t *testing.T, engine store.Engine, o batchOpts) *batchBundle {
 	pipe, err := pipeline.New(cfg, pipeline.Deps{DB: b.db, Planner: planner, Pool: pm, Images: svc, Enhancer: enh, Blobs: blobs,
 		Registerer: reg, Webhooks: hooks})
 	require.NoError(t, err)
-	api.EnableBatches(httpapi.BatchDeps{Pipeline: pipe, Blobs: blobs, Signer: signer})
-	enableIntegrations(api, pipe, hooks)
-	enableLive(t, b.db, api)
+	deps.Batches = &httpapi.BatchDeps{Pipeline: pipe, Blobs: blobs, Signer: signer}
+	enableIntegrations(&deps, pipe, hooks)
+	enableLive(t, b.db, &deps)
+	api := newAPI(t, httpapi.Config{DataDir: dataDir, PasswordParams: testParams(), APIRate: 1000, APIBurst: 1000}, deps)
 	require.NoError(t, pipe.Start(ctx))
 	t.Cleanup(func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -127,9 +126,9 @@ func setupBatches(t *testing.T, engine store.Engine, o batchOpts) *batchBundle {
 	return bb
 }
 
-// enableBatchRoutes registers the batch routes on api with a pipeline
-// whose workers are not started.
-func enableBatchRoutes(t *testing.T, b *testBundle, api *httpapi.Server, pm *poolsync.Manager, svc *provider.Service,
+// enableBatchRoutes adds the batch routes to deps with a pipeline whose
+// workers are not started.
+func enableBatchRoutes(t *testing.T, b *testBundle, deps *httpapi.Deps, pm *poolsync.Manager, svc *provider.Service,
 	blobs *blob.Local, signer signedurl.Signer) {
 	t.Helper()
 	require.NoError(t, func() error { _, err := pipeline.Migrate(context.Background(), b.db); return err }())
@@ -141,14 +140,14 @@ func enableBatchRoutes(t *testing.T, b *testBundle, api *httpapi.Server, pm *poo
 	pipe, err := pipeline.New(pipeline.Config{}, pipeline.Deps{DB: b.db, Planner: planner, Pool: pm, Images: svc, Enhancer: enh, Blobs: blobs,
 		Webhooks: hooks})
 	require.NoError(t, err)
-	api.EnableBatches(httpapi.BatchDeps{Pipeline: pipe, Blobs: blobs, Signer: signer})
-	enableIntegrations(api, pipe, hooks)
-	enableLive(t, b.db, api)
-	enableRiverUI(t, api, pipe)
+	deps.Batches = &httpapi.BatchDeps{Pipeline: pipe, Blobs: blobs, Signer: signer}
+	enableIntegrations(deps, pipe, hooks)
+	enableLive(t, b.db, deps)
+	enableRiverUI(t, deps, pipe)
 }
 
 // enableRiverUI mounts River UI as the cli does.
-func enableRiverUI(t *testing.T, api *httpapi.Server, pipe *pipeline.Pipeline) {
+func enableRiverUI(t *testing.T, deps *httpapi.Deps, pipe *pipeline.Pipeline) {
 	t.Helper()
 	var ep uiendpoints.Bundle
 	switch c := pipe.RiverClient().(type) {
@@ -162,7 +161,7 @@ func enableRiverUI(t *testing.T, api *httpapi.Server, pipe *pipeline.Pipeline) {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	require.NoError(t, h.Start(ctx))
-	api.EnableRiverUI(h)
+	deps.RiverUI = h
 }
 
 // TestRiverUIAdminsOnly: River UI answers admins, 403 for operators, 401

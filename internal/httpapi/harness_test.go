@@ -52,10 +52,18 @@ func setup(t *testing.T, engine store.Engine, opts ...func(*httpapi.Config, *htt
 	for _, o := range opts {
 		o(&cfg, &deps)
 	}
-	api := httpapi.New(cfg, deps)
+	api := newAPI(t, cfg, deps)
 	srv := httptest.NewServer(validating(t, api.Handler()))
 	t.Cleanup(srv.Close)
 	return &testBundle{db: db, srv: srv, api: api, clock: clk, registry: reg}
+}
+
+// newAPI builds the server with everything it serves given in deps.
+func newAPI(t *testing.T, cfg httpapi.Config, deps httpapi.Deps) *httpapi.Server {
+	t.Helper()
+	api, err := httpapi.New(cfg, deps)
+	require.NoError(t, err)
+	return api
 }
 
 func testParams() auth.Params { return auth.TestParams }

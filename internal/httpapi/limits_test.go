@@ -40,7 +40,7 @@ func TestAPIRateLimitPerPrincipal(t *testing.T) {
 
 func TestPanicRecovery(t *testing.T) {
 	t.Parallel()
-	api := httpapi.New(httpapi.Config{DataDir: t.TempDir()}, httpapi.Deps{DB: storetest.Open(t, store.SQLite)})
+	api := newAPI(t, httpapi.Config{DataDir: t.TempDir()}, httpapi.Deps{DB: storetest.Open(t, store.SQLite)})
 	api.AddRoutes(
 		httpapi.Route{Method: "GET", Path: "/api/v1/test/panic", Access: httpapi.Public,
 			Handle: func(w http.ResponseWriter, r *http.Request) error { panic("boom: secret detail") }},
@@ -130,7 +130,7 @@ func TestSecretPathIsNotLogged(t *testing.T) {
 	t.Parallel()
 	var buf bytes.Buffer
 	logger := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	api := httpapi.New(httpapi.Config{DataDir: t.TempDir()}, httpapi.Deps{DB: storetest.Open(t, store.SQLite), Logger: logger})
+	api := newAPI(t, httpapi.Config{DataDir: t.TempDir()}, httpapi.Deps{DB: storetest.Open(t, store.SQLite), Logger: logger})
 	api.AddRoutes(httpapi.Route{Method: "POST", Path: "/api/v1/hooks/test/{secret}", Access: httpapi.Public, NoCSRF: true,
 		Handle: func(w http.ResponseWriter, r *http.Request) error { w.WriteHeader(http.StatusNoContent); return nil }})
 	rec := httptest.NewRecorder()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http"
 
 	"github.com/ludeng/ludeng/internal/batchview"
@@ -11,20 +12,46 @@ import (
 	"github.com/ludeng/ludeng/internal/ws"
 )
 
-// LiveServer is the WebSocket handler (ws.Handler) as the API mounts it.
-type LiveServer interface {
-	Serve(w http.ResponseWriter, r *http.Request) error
+// LiveDeps are what GET /api/v1/ws needs beyond the server itself.
+type LiveDeps struct {
+	// Config is the WebSocket settings (LUDENG_WS_*).
+	Config ws.Config
+	// Hub wakes subscriptions: ws.MemoryHub on SQLite, pghub.Hub on
+	// PostgreSQL. A user's rights notice goes through it too, so the
+	// sockets of a disabled, demoted or logged-out user close on every node.
+	Hub ws.Hub
 }
 
-// EnableLive mounts GET /api/v1/ws. Call after EnableBatches; the handler
-// is built over LiveSource.
-func (s *Server) EnableLive(h LiveServer) {
-	s.AddRoutes(Route{Method: "GET", Path: "/api/v1/ws", Access: Authenticated, Handle: h.Serve, LongLived: true, NoRateLimit: true})
+// live is the WebSocket handler over the server's batch views and session
+// resolution.
+type live struct {
+	h   *ws.Handler
+	hub ws.Hub
 }
 
-// LiveAuthenticator identifies the user of a WebSocket upgrade. The route is
+func newLive(s *Server, d LiveDeps) (*live, error) {
+	h, err := ws.NewHandler(d.Config, ws.Deps{Source: liveSource{a: s.batches}, Hub: d.Hub, Authenticate: liveAuthenticator,
+		Recheck: s.liveRecheck, IsHTTPS: requestIsHTTPS,
+		Logger: s.logger.With(slog.String("component", "ws")), Registerer: s.registry, Stopping: s.Stopping()})
+	if err != nil {
+		return nil, err
+	}
+	return &live{h: h, hub: d.Hub}, nil
+}
+
+// WaitLive waits until the upgraded WebSocket connections ended (they were
+// told to close when shutdown began; http.Server.Shutdown does not wait for
+// hijacked connections).
+func (s *Server) WaitLive(ctx context.Context) error {
+	if s.live == nil {
+		return nil
+	}
+	return s.live.h.Wait(ctx)
+}
+
+// liveAuthenticator identifies the user of a WebSocket upgrade. The route is
 // Authenticated, so the middleware has already resolved the session or token.
-func LiveAuthenticator(r *http.Request) (string, bool, error) {
+func liveAuthenticator(r *http.Request) (string, bool, error) {
 	u := UserFrom(r.Context())
 	if u == nil {
 		return "", false, errors.New("no user")
@@ -32,9 +59,9 @@ func LiveAuthenticator(r *http.Request) (string, bool, error) {
 	return u.ID, u.Role == store.RoleAdmin, nil
 }
 
-// LiveRecheck resolves a WebSocket's credentials again (ws.Deps.Recheck):
+// liveRecheck resolves a WebSocket's credentials again (ws.Deps.Recheck):
 // the session or token must still be valid and the user enabled.
-func (s *Server) LiveRecheck(r *http.Request) (string, bool, error) {
+func (s *Server) liveRecheck(r *http.Request) (string, bool, error) {
 	p, err := s.resolve(r)
 	if err != nil {
 		return "", false, err
@@ -42,28 +69,25 @@ func (s *Server) LiveRecheck(r *http.Request) (string, bool, error) {
 	return p.User.ID, p.User.IsAdmin(), nil
 }
 
-// RequestIsHTTPS reports whether the client used HTTPS, as resolved through
+// requestIsHTTPS reports whether the client used HTTPS, as resolved through
 // the trusted proxies (ws.Deps.IsHTTPS).
-func RequestIsHTTPS(r *http.Request) bool { return clientFrom(r.Context()).HTTPS }
+func requestIsHTTPS(r *http.Request) bool { return clientFrom(r.Context()).HTTPS }
 
-// OnRightsChanged registers fn, called after a user's sessions, tokens,
-// role or enabled state changed (the live server publishes it to every
-// node so open sockets re-check their credentials).
-func (s *Server) OnRightsChanged(fn func(userID string)) { s.rightsHook = fn }
-
+// notifyRights tells every node's open sockets of the user that its
+// sessions, tokens, role or enabled state changed, so they re-check their
+// credentials.
 func (s *Server) notifyRights(userID string) {
-	if s.rightsHook != nil {
-		s.rightsHook(userID)
+	if s.live == nil {
+		return
+	}
+	if err := s.live.hub.Publish(context.Background(), ws.RightsKey(userID), 0); err != nil {
+		s.logger.Warn("publishing a rights change to live connections failed", slog.Any("error", err))
 	}
 }
 
-// LiveSource reads the batch event log for the WebSocket stream: snapshots
+// liveSource reads the batch event log for the WebSocket stream: snapshots
 // are GET /api/v1/batches/{id}'s view, events the stored log with the stored
 // kind passed through (one vocabulary, store.EventKind; docs/live-progress.md).
-func (s *Server) LiveSource() ws.Source {
-	return liveSource{a: s.batches}
-}
-
 type liveSource struct{ a *batchAPI }
 
 func (l liveSource) CanRead(ctx context.Context, userID string, isAdmin bool, batchID string) (bool, error) {

@@ -20,10 +20,10 @@ import (
 	"github.com/ludeng/ludeng/internal/ws/pghub"
 )
 
-// enableLive mounts GET /api/v1/ws as the cli does: the in-process hub on
-// SQLite, LISTEN/NOTIFY (NOTIFY inside the event's transaction) on
+// enableLive adds GET /api/v1/ws to deps as the cli does: the in-process
+// hub on SQLite, LISTEN/NOTIFY (NOTIFY inside the event's transaction) on
 // PostgreSQL.
-func enableLive(t *testing.T, db *store.DB, api *httpapi.Server) {
+func enableLive(t *testing.T, db *store.DB, deps *httpapi.Deps) {
 	t.Helper()
 	var hub ws.Hub
 	if db.Engine == store.Postgres {
@@ -40,10 +40,7 @@ func enableLive(t *testing.T, db *store.DB, api *httpapi.Server) {
 		db.PublishEvents("", func(batchID string, seq int64) { _ = h.Publish(context.Background(), batchID, seq) })
 		hub = h
 	}
-	h, err := ws.NewHandler(ws.Config{}, ws.Deps{Source: api.LiveSource(), Hub: hub, Authenticate: httpapi.LiveAuthenticator,
-		Stopping: api.Stopping()})
-	require.NoError(t, err)
-	api.EnableLive(h)
+	deps.Live = &httpapi.LiveDeps{Hub: hub}
 }
 
 type liveMsg struct {

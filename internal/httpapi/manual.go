@@ -10,11 +10,9 @@ import (
 	"strings"
 )
 
-// EnableManual serves the user manual (docs/manual) at /manual/: its
+// serveManual serves the user manual (Deps.Manual) at /manual/: its
 // Markdown pages rendered as HTML, its screenshots as files. The SPA links
 // to it; it needs no sign-in (it describes the product, nothing private).
-func (s *Server) EnableManual(fsys fs.FS) { s.manual = fsys }
-
 func (s *Server) serveManual(w http.ResponseWriter, r *http.Request, p string) bool {
 	if s.manual == nil {
 		return false

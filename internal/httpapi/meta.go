@@ -12,9 +12,6 @@ var openAPIDoc []byte
 // schemas generated from Go types (openapi.gen.json) merged in.
 func OpenAPIDocument() []byte { return document() }
 
-// SetSimulated records whether images are simulated (no provider configured).
-func (s *Server) SetSimulated(v bool) { s.cfg.Simulated = v }
-
 // Limits are the request limits the UI checks before sending.
 type Limits struct {
 	// GroupsMax is the largest number of groups of one batch.

@@ -25,22 +25,8 @@ import (
 	"github.com/ludeng/ludeng/internal/zipstream"
 )
 
-// The operator's routes after a batch (issue 17): names and archive,
+// The operator's handlers after a batch (issue 17): names and archive,
 // stars, selections, single-image downloads, regenerate and versions, post kits.
-func (a *batchAPI) pickingRoutes() []Route {
-	return []Route{
-		{Method: "PATCH", Path: "/api/v1/batches/{id}", Access: Authenticated, Handle: a.patchBatch},
-		{Method: "PUT", Path: "/api/v1/images/{id}/star", Access: Authenticated, Handle: a.star},
-		{Method: "GET", Path: "/api/v1/images/{id}/download", Access: Public, Handle: a.imageDownload, LongLived: true},
-		{Method: "POST", Path: "/api/v1/images/{id}/regenerate", Access: Authenticated, Handle: a.regenerate},
-		{Method: "GET", Path: "/api/v1/images/{id}/versions", Access: Authenticated, Handle: a.versions},
-		{Method: "POST", Path: "/api/v1/images/{id}/versions/{vid}/select", Access: Authenticated, Handle: a.selectVersion},
-		{Method: "GET", Path: "/api/v1/images/{id}/versions/{vid}/content", Access: Authenticated, Handle: a.versionContent, LongLived: true},
-		{Method: "GET", Path: "/api/v1/post-kit/tones", Access: Authenticated, Handle: a.tones},
-		{Method: "POST", Path: "/api/v1/batches/{id}/groups/{gid}/note", Access: Authenticated, Handle: a.writeNote},
-		{Method: "PUT", Path: "/api/v1/batches/{id}/groups/{gid}/note", Access: Authenticated, Handle: a.editNote},
-	}
-}
 
 // MaxBatchNameRunes bounds a batch name (it becomes a zip file name).
 const MaxBatchNameRunes = 60

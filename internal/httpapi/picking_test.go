@@ -242,8 +242,7 @@ func TestStaticGzip(t *testing.T) {
 // TestManualServed: the binary renders the manual's pages and serves its screenshots.
 func TestManualServed(t *testing.T) {
 	t.Parallel()
-	b := setup(t, store.SQLite, func(_ *httpapi.Config, d *httpapi.Deps) { d.Web = web.FS() })
-	b.api.EnableManual(manual.FS())
+	b := setup(t, store.SQLite, func(_ *httpapi.Config, d *httpapi.Deps) { d.Web, d.Manual = web.FS(), manual.FS() })
 	c := b.client(t)
 	res := c.do("GET", "/manual/", nil)
 	require.Equal(t, http.StatusOK, res.status)

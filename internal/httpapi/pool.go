@@ -20,29 +20,6 @@ type PoolService interface {
 	Reload(ctx context.Context) (number int, changed bool, err error)
 }
 
-// EnablePool registers the element pool routes.
-func (s *Server) EnablePool(ps PoolService) {
-	s.pool = ps
-	s.AddRoutes(
-		Route{Method: "GET", Path: "/api/v1/pool/version", Access: Authenticated, Handle: s.handlePoolVersion},
-		Route{Method: "GET", Path: "/api/v1/pool/provinces", Access: Authenticated, Handle: s.handlePoolProvinces},
-		Route{Method: "GET", Path: "/api/v1/pool/provinces/{code}/counties", Access: Authenticated, Handle: s.handlePoolCounties},
-		Route{Method: "GET", Path: "/api/v1/pool/regions", Access: Authenticated, Handle: s.handlePoolSearch},
-		Route{Method: "GET", Path: "/api/v1/pool/regions/{code}", Access: Authenticated, Handle: s.handlePoolRegion},
-		Route{Method: "POST", Path: "/api/v1/pool/regions", Access: AdminOnly, Handle: s.handlePoolPutRegion},
-		Route{Method: "PUT", Path: "/api/v1/pool/regions/{code}", Access: AdminOnly, Handle: s.handlePoolPutRegion},
-		Route{Method: "DELETE", Path: "/api/v1/pool/regions/{code}", Access: AdminOnly, Handle: s.handlePoolDeleteRegion},
-		Route{Method: "GET", Path: "/api/v1/pool/roads", Access: Authenticated, Handle: s.handlePoolRoads},
-		Route{Method: "GET", Path: "/api/v1/pool/zones", Access: Authenticated, Handle: s.handlePoolZones},
-		Route{Method: "GET", Path: "/api/v1/pool/elements", Access: Authenticated, Handle: s.handlePoolElements},
-		Route{Method: "POST", Path: "/api/v1/pool/elements", Access: AdminOnly, Handle: s.handlePoolPutElement},
-		Route{Method: "PUT", Path: "/api/v1/pool/elements/{id}", Access: AdminOnly, Handle: s.handlePoolPutElement},
-		Route{Method: "DELETE", Path: "/api/v1/pool/elements/{id}", Access: AdminOnly, Handle: s.handlePoolDeleteElement},
-		Route{Method: "GET", Path: "/api/v1/pool/seasons", Access: Authenticated, Handle: s.handlePoolSeasons},
-		Route{Method: "POST", Path: "/api/v1/admin/pool/reload", Access: AdminOnly, Handle: s.handlePoolReload},
-	)
-}
-
 // regionJSON is a region as the API shows it: with its province.
 type regionJSON struct {
 	*pool.Region

@@ -25,9 +25,8 @@ func setupPool(t *testing.T, engine store.Engine) (*testBundle, *poolsync.Manage
 	t.Helper()
 	b := setup(t, engine)
 	m := withPool(t, b)
-	api := httpapi.New(httpapi.Config{DataDir: t.TempDir(), PasswordParams: testParams(), APIRate: 1000, APIBurst: 1000},
-		httpapi.Deps{DB: b.db, Registry: b.registry2(), Now: b.clock.Now})
-	api.EnablePool(m)
+	api := newAPI(t, httpapi.Config{DataDir: t.TempDir(), PasswordParams: testParams(), APIRate: 1000, APIBurst: 1000},
+		httpapi.Deps{DB: b.db, Registry: b.registry2(), Now: b.clock.Now, Pool: m})
 	b.replace(t, api)
 	return b, m
 }
@@ -124,8 +123,7 @@ func TestPoolEditVisibleToOtherServer(t *testing.T) {
 		a, _ := setupPool(t, engine)
 		a.createUser(t, "boss", store.RoleAdmin)
 		mB := withPool(t, a)
-		apiB := httpapi.New(httpapi.Config{DataDir: t.TempDir(), PasswordParams: testParams()}, httpapi.Deps{DB: a.db})
-		apiB.EnablePool(mB)
+		apiB := newAPI(t, httpapi.Config{DataDir: t.TempDir(), PasswordParams: testParams()}, httpapi.Deps{DB: a.db, Pool: mB})
 		b := &testBundle{db: a.db, clock: a.clock}
 		b.replace(t, apiB)
 

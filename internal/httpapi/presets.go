@@ -31,19 +31,6 @@ type presetAPI struct {
 	p *pipeline.Pipeline
 }
 
-// EnablePresets registers the preset routes. Settings are validated by the
-// pipeline's batch checks (Pipeline.CheckPreset), not by a copy here.
-func (s *Server) EnablePresets(p *pipeline.Pipeline) {
-	a := &presetAPI{s: s, p: p}
-	s.AddRoutes(
-		Route{Method: "GET", Path: "/api/v1/presets", Access: Authenticated, Handle: a.list},
-		Route{Method: "POST", Path: "/api/v1/presets", Access: Authenticated, Handle: a.create},
-		Route{Method: "GET", Path: "/api/v1/presets/{id}", Access: Authenticated, Handle: a.get},
-		Route{Method: "PATCH", Path: "/api/v1/presets/{id}", Access: Authenticated, Handle: a.update},
-		Route{Method: "DELETE", Path: "/api/v1/presets/{id}", Access: Authenticated, Handle: a.delete},
-	)
-}
-
 func presetView(p *store.Preset) map[string]any {
 	return map[string]any{"id": p.ID, "name": p.Name, "settings": json.RawMessage(p.Settings),
 		"created_at": p.CreatedAt, "updated_at": p.UpdatedAt}

@@ -43,9 +43,11 @@ type Route struct {
 // Pattern is the ServeMux pattern and the metrics route label.
 func (rt Route) Pattern() string { return rt.Method + " " + rt.Path }
 
-// coreRoutes are the foundation's endpoints; other components add theirs with AddRoutes.
-func (s *Server) coreRoutes() []Route {
-	return []Route{
+// Routes returns every API route: this is the one list of them. A
+// component's group is present when its dependency was given to New
+// (Deps); the OpenAPI and access table tests compare it with the document.
+func (s *Server) Routes() []Route {
+	rs := []Route{
 		{Method: "GET", Path: "/api/v1/meta", Access: Public, Handle: s.handleMeta},
 		{Method: "GET", Path: "/api/v1/openapi.json", Access: Public, Handle: s.handleOpenAPI},
 		{Method: "POST", Path: "/api/v1/auth/login", Access: Public, Handle: s.handleLogin, NoRateLimit: true},
@@ -62,10 +64,119 @@ func (s *Server) coreRoutes() []Route {
 		{Method: "PATCH", Path: "/api/v1/admin/users/{id}", Access: AdminOnly, Handle: s.handleAdminUpdateUser},
 		{Method: "GET", Path: "/api/v1/admin/audit", Access: AdminOnly, Handle: s.handleAdminAudit},
 	}
+	if s.pool != nil {
+		rs = append(rs,
+			Route{Method: "GET", Path: "/api/v1/pool/version", Access: Authenticated, Handle: s.handlePoolVersion},
+			Route{Method: "GET", Path: "/api/v1/pool/provinces", Access: Authenticated, Handle: s.handlePoolProvinces},
+			Route{Method: "GET", Path: "/api/v1/pool/provinces/{code}/counties", Access: Authenticated, Handle: s.handlePoolCounties},
+			Route{Method: "GET", Path: "/api/v1/pool/regions", Access: Authenticated, Handle: s.handlePoolSearch},
+			Route{Method: "GET", Path: "/api/v1/pool/regions/{code}", Access: Authenticated, Handle: s.handlePoolRegion},
+			Route{Method: "POST", Path: "/api/v1/pool/regions", Access: AdminOnly, Handle: s.handlePoolPutRegion},
+			Route{Method: "PUT", Path: "/api/v1/pool/regions/{code}", Access: AdminOnly, Handle: s.handlePoolPutRegion},
+			Route{Method: "DELETE", Path: "/api/v1/pool/regions/{code}", Access: AdminOnly, Handle: s.handlePoolDeleteRegion},
+			Route{Method: "GET", Path: "/api/v1/pool/roads", Access: Authenticated, Handle: s.handlePoolRoads},
+			Route{Method: "GET", Path: "/api/v1/pool/zones", Access: Authenticated, Handle: s.handlePoolZones},
+			Route{Method: "GET", Path: "/api/v1/pool/elements", Access: Authenticated, Handle: s.handlePoolElements},
+			Route{Method: "POST", Path: "/api/v1/pool/elements", Access: AdminOnly, Handle: s.handlePoolPutElement},
+			Route{Method: "PUT", Path: "/api/v1/pool/elements/{id}", Access: AdminOnly, Handle: s.handlePoolPutElement},
+			Route{Method: "DELETE", Path: "/api/v1/pool/elements/{id}", Access: AdminOnly, Handle: s.handlePoolDeleteElement},
+			Route{Method: "GET", Path: "/api/v1/pool/seasons", Access: Authenticated, Handle: s.handlePoolSeasons},
+			Route{Method: "POST", Path: "/api/v1/admin/pool/reload", Access: AdminOnly, Handle: s.handlePoolReload},
+		)
+	}
+	if s.uploads != nil {
+		rs = append(rs,
+			Route{Method: "POST", Path: "/api/v1/uploads", Access: Authenticated, Handle: s.handleCreateUpload, BodyLimit: -1, LongLived: true},
+			Route{Method: "GET", Path: "/api/v1/uploads", Access: Authenticated, Handle: s.handleListUploads},
+			Route{Method: "GET", Path: "/api/v1/uploads/{id}", Access: Authenticated, Handle: s.handleGetUpload},
+			Route{Method: "DELETE", Path: "/api/v1/uploads/{id}", Access: Authenticated, Handle: s.handleDeleteUpload},
+			// Public at the routing level: the handler accepts a session, a
+			// token or a signed link.
+			Route{Method: "GET", Path: "/api/v1/uploads/{id}/content", Access: Public, Handle: s.handleUploadContent, LongLived: true},
+			Route{Method: "POST", Path: "/api/v1/uploads/{id}/links", Access: Authenticated, Handle: s.handleUploadLink},
+		)
+	}
+	if s.providers != nil {
+		rs = append(rs,
+			Route{Method: "GET", Path: "/api/v1/admin/providers", Access: AdminOnly, Handle: s.handleProviders},
+			Route{Method: "POST", Path: "/api/v1/admin/providers/{name}/reset", Access: AdminOnly, Handle: s.handleProviderReset},
+			Route{Method: "POST", Path: "/api/v1/admin/providers/probe", Access: AdminOnly, Handle: s.handleProviderProbe},
+			// The kie callback authenticates by the secret in its path, not
+			// by session, and comes from kie's servers (no Origin to check).
+			Route{Method: "POST", Path: "/api/v1/hooks/kie/{secret}", Access: Public, NoCSRF: true, BodyLimit: 1 << 20,
+				Handle: s.handleKieCallback},
+		)
+	}
+	if a := s.batches; a != nil {
+		rs = append(rs,
+			Route{Method: "POST", Path: "/api/v1/batches", Access: Authenticated, Handle: a.create},
+			Route{Method: "GET", Path: "/api/v1/batches", Access: Authenticated, Handle: a.list},
+			Route{Method: "GET", Path: "/api/v1/batches/{id}", Access: Authenticated, Handle: a.get},
+			Route{Method: "PATCH", Path: "/api/v1/batches/{id}", Access: Authenticated, Handle: a.patchBatch},
+			Route{Method: "DELETE", Path: "/api/v1/batches/{id}", Access: Authenticated, Handle: a.delete},
+			Route{Method: "POST", Path: "/api/v1/batches/{id}/cancel", Access: Authenticated, Handle: a.control("cancel")},
+			Route{Method: "POST", Path: "/api/v1/batches/{id}/pause", Access: Authenticated, Handle: a.control("pause")},
+			Route{Method: "POST", Path: "/api/v1/batches/{id}/resume", Access: Authenticated, Handle: a.control("resume")},
+			Route{Method: "POST", Path: "/api/v1/batches/{id}/retry", Access: Authenticated, Handle: a.control("retry")},
+			Route{Method: "POST", Path: "/api/v1/batches/{id}/groups/{gid}/retry", Access: Authenticated, Handle: a.control("retry_group")},
+			Route{Method: "POST", Path: "/api/v1/batches/{id}/rerun", Access: Authenticated, Handle: a.rerun},
+			Route{Method: "GET", Path: "/api/v1/batches/{id}/events", Access: Authenticated, Handle: a.events},
+			// Downloads and image content are Public at the routing level:
+			// the handler accepts a session, a token or a signed link.
+			Route{Method: "GET", Path: "/api/v1/batches/{id}/download", Access: Public, Handle: a.download, LongLived: true},
+			Route{Method: "GET", Path: "/api/v1/batches/{id}/groups/{gid}/download", Access: Public, Handle: a.download, LongLived: true},
+			Route{Method: "POST", Path: "/api/v1/batches/{id}/links", Access: Authenticated, Handle: a.link},
+			Route{Method: "POST", Path: "/api/v1/batches/{id}/groups/{gid}/note", Access: Authenticated, Handle: a.writeNote},
+			Route{Method: "PUT", Path: "/api/v1/batches/{id}/groups/{gid}/note", Access: Authenticated, Handle: a.editNote},
+			Route{Method: "GET", Path: "/api/v1/images/{id}/content", Access: Public, Handle: a.imageContent, LongLived: true},
+			Route{Method: "GET", Path: "/api/v1/images/{id}/download", Access: Public, Handle: a.imageDownload, LongLived: true},
+			Route{Method: "PUT", Path: "/api/v1/images/{id}/star", Access: Authenticated, Handle: a.star},
+			Route{Method: "POST", Path: "/api/v1/images/{id}/regenerate", Access: Authenticated, Handle: a.regenerate},
+			Route{Method: "GET", Path: "/api/v1/images/{id}/versions", Access: Authenticated, Handle: a.versions},
+			Route{Method: "POST", Path: "/api/v1/images/{id}/versions/{vid}/select", Access: Authenticated, Handle: a.selectVersion},
+			Route{Method: "GET", Path: "/api/v1/images/{id}/versions/{vid}/content", Access: Authenticated, Handle: a.versionContent, LongLived: true},
+			Route{Method: "GET", Path: "/api/v1/post-kit/tones", Access: Authenticated, Handle: a.tones},
+			Route{Method: "GET", Path: "/api/v1/history", Access: Authenticated, Handle: a.history},
+			Route{Method: "POST", Path: "/api/v1/history/archive", Access: Authenticated, Handle: a.archive},
+			Route{Method: "GET", Path: "/api/v1/usage", Access: Authenticated, Handle: a.usage},
+			Route{Method: "PUT", Path: "/api/v1/admin/users/{id}/budget", Access: AdminOnly, Handle: a.setBudget},
+			Route{Method: "POST", Path: "/api/v1/admin/queue/pause", Access: AdminOnly, Handle: a.queue(true)},
+			Route{Method: "POST", Path: "/api/v1/admin/queue/resume", Access: AdminOnly, Handle: a.queue(false)},
+		)
+	}
+	if a := s.presets; a != nil {
+		rs = append(rs,
+			Route{Method: "GET", Path: "/api/v1/presets", Access: Authenticated, Handle: a.list},
+			Route{Method: "POST", Path: "/api/v1/presets", Access: Authenticated, Handle: a.create},
+			Route{Method: "GET", Path: "/api/v1/presets/{id}", Access: Authenticated, Handle: a.get},
+			Route{Method: "PATCH", Path: "/api/v1/presets/{id}", Access: Authenticated, Handle: a.update},
+			Route{Method: "DELETE", Path: "/api/v1/presets/{id}", Access: Authenticated, Handle: a.delete},
+		)
+	}
+	if a := s.webhooks; a != nil {
+		rs = append(rs,
+			Route{Method: "GET", Path: "/api/v1/me/webhook", Access: Authenticated, Handle: a.get},
+			Route{Method: "PUT", Path: "/api/v1/me/webhook", Access: Authenticated, Handle: a.put},
+			Route{Method: "DELETE", Path: "/api/v1/me/webhook", Access: Authenticated, Handle: a.delete},
+			Route{Method: "POST", Path: "/api/v1/me/webhook/test", Access: Authenticated, Handle: a.test},
+			Route{Method: "GET", Path: "/api/v1/me/webhook/deliveries", Access: Authenticated, Handle: a.deliveries},
+		)
+	}
+	if s.live != nil {
+		rs = append(rs, Route{Method: "GET", Path: "/api/v1/ws", Access: Authenticated, Handle: s.live.h.Serve, LongLived: true, NoRateLimit: true})
+	}
+	if h := s.riverUI; h != nil {
+		serve := func(w http.ResponseWriter, r *http.Request) error {
+			h.ServeHTTP(w, r)
+			return nil
+		}
+		rs = append(rs,
+			Route{Method: "GET", Path: "/riverui/", Access: AdminOnly, Handle: serve, NoRateLimit: true},
+			Route{Method: "POST", Path: "/riverui/", Access: AdminOnly, Handle: serve, NoRateLimit: true},
+		)
+	}
+	return append(rs, s.testRoutes...)
 }
-
-// Routes returns every API route (for the OpenAPI test).
-func (s *Server) Routes() []Route { return append(s.coreRoutes(), s.extra...) }
 
 func (s *Server) build() http.Handler {
 	mux := http.NewServeMux()

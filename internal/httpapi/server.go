@@ -4,6 +4,7 @@ package httpapi
 
 import (
 	"context"
+	"errors"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ludeng/ludeng/internal/auth"
+	"github.com/ludeng/ludeng/internal/pipeline"
 	"github.com/ludeng/ludeng/internal/store"
 )
 
@@ -116,17 +118,45 @@ type Check struct {
 	Fn       func(ctx context.Context) (detail any, err error)
 }
 
-// Deps are the collaborators of the server.
+// Deps are the collaborators of the server: everything it serves is given
+// here, once, and routes lists the routes each one brings. A nil optional
+// dependency leaves its route group out (its paths answer 404
+// route_not_found like any unknown path).
 type Deps struct {
 	DB       *store.DB
 	Logger   *slog.Logger
 	Registry *prometheus.Registry
 	// Web is the built SPA (web/dist); nil serves no UI.
 	Web fs.FS
+	// Manual is the user manual (docs/manual) served at /manual/ beside the
+	// SPA; nil serves none.
+	Manual fs.FS
 	// Now is the clock (tests inject one for the login throttle).
 	Now func() time.Time
 	// DiskFree reports free bytes of the filesystem holding a path.
 	DiskFree func(path string) (int64, error)
+	// Checks are readiness checks beyond the core ones (database, data
+	// directory, disk): blob store, clamd, providers.
+	Checks []Check
+
+	// Pool serves the element pool routes.
+	Pool PoolService
+	// Uploads serves the upload routes.
+	Uploads *UploadDeps
+	// Providers serves the provider admin routes and the kie callback.
+	Providers ProviderAdmin
+	// Batches serves the batch, image, picking, history, usage, budget and
+	// queue routes.
+	Batches *BatchDeps
+	// Presets serves the preset routes (settings checked by the pipeline).
+	Presets *pipeline.Pipeline
+	// Webhooks serves the user's webhook routes.
+	Webhooks *WebhookDeps
+	// Live serves GET /api/v1/ws over the batch views; needs Batches.
+	Live *LiveDeps
+	// RiverUI is River UI's handler (built with Prefix "/riverui"), mounted
+	// at /riverui/ for admins.
+	RiverUI http.Handler
 }
 
 // Server serves the API.
@@ -149,9 +179,12 @@ type Server struct {
 	uploads   *UploadDeps
 	providers ProviderAdmin
 	batches   *batchAPI
-	extra     []Route
-	// rightsHook is told when a user's credentials or role changed.
-	rightsHook func(userID string)
+	presets   *presetAPI
+	webhooks  *webhookAPI
+	live      *live
+	riverUI   http.Handler
+	// testRoutes are routes a test of this package added (export_test.go).
+	testRoutes []Route
 	handler    http.Handler
 	// dummyHash is verified against when the user does not exist, so a
 	// failed login costs the same time either way.
@@ -165,8 +198,9 @@ type Server struct {
 	draining atomic.Bool
 }
 
-// New builds a server. Call AddRoutes/AddCheck before Handler.
-func New(cfg Config, d Deps) *Server {
+// New builds the server with every dependency it serves; routes lists what
+// each brings.
+func New(cfg Config, d Deps) (*Server, error) {
 	cfg.withDefaults()
 	if d.Logger == nil {
 		d.Logger = slog.New(slog.DiscardHandler)
@@ -178,24 +212,38 @@ func New(cfg Config, d Deps) *Server {
 		d.Registry = prometheus.NewRegistry()
 	}
 	s := &Server{
-		cfg: cfg, db: d.DB, logger: d.Logger, registry: d.Registry, web: d.Web, now: d.Now,
+		cfg: cfg, db: d.DB, logger: d.Logger, registry: d.Registry, web: d.Web, manual: d.Manual, now: d.Now,
 		diskFree: d.DiskFree,
 		throttle: auth.NewThrottle(d.Now),
 		hashGate: auth.NewHashGate(cfg.HashSlots, cfg.HashWait),
 		limiter:  newLimiter(cfg.APIRate, cfg.APIBurst, d.Now),
 		metrics:  newMetrics(d.Registry),
+		pool:     d.Pool, uploads: d.Uploads, providers: d.Providers, riverUI: d.RiverUI,
 	}
 	s.stopping, s.stopStopping = context.WithCancel(context.Background())
 	s.dummyHash, _ = auth.Hash("not-a-real-password", cfg.PasswordParams)
-	s.checks = s.coreChecks()
-	return s
+	s.checks = append(s.coreChecks(), d.Checks...)
+	if d.Batches != nil {
+		s.batches = newBatchAPI(s, *d.Batches)
+	}
+	if d.Presets != nil {
+		s.presets = &presetAPI{s: s, p: d.Presets}
+	}
+	if d.Webhooks != nil {
+		s.webhooks = &webhookAPI{s: s, d: *d.Webhooks}
+	}
+	if d.Live != nil {
+		if s.batches == nil {
+			return nil, errors.New("httpapi: Live needs Batches (the stream's snapshots are batch views)")
+		}
+		l, err := newLive(s, *d.Live)
+		if err != nil {
+			return nil, err
+		}
+		s.live = l
+	}
+	return s, nil
 }
-
-// AddRoutes registers more routes (later components: pool, uploads, batches…).
-func (s *Server) AddRoutes(rs ...Route) { s.extra = append(s.extra, rs...) }
-
-// AddCheck adds a readiness check.
-func (s *Server) AddCheck(c Check) { s.checks = append(s.checks, c) }
 
 // Handler returns the root handler with every middleware applied.
 func (s *Server) Handler() http.Handler {

@@ -22,21 +22,6 @@ type UploadDeps struct {
 	Signer signedurl.Signer
 }
 
-// EnableUploads registers the upload routes.
-func (s *Server) EnableUploads(d UploadDeps) {
-	s.uploads = &d
-	s.AddRoutes(
-		Route{Method: "POST", Path: "/api/v1/uploads", Access: Authenticated, Handle: s.handleCreateUpload, BodyLimit: -1, LongLived: true},
-		Route{Method: "GET", Path: "/api/v1/uploads", Access: Authenticated, Handle: s.handleListUploads},
-		Route{Method: "GET", Path: "/api/v1/uploads/{id}", Access: Authenticated, Handle: s.handleGetUpload},
-		Route{Method: "DELETE", Path: "/api/v1/uploads/{id}", Access: Authenticated, Handle: s.handleDeleteUpload},
-		// Public at the routing level: the handler accepts a session, a token
-		// or a signed link.
-		Route{Method: "GET", Path: "/api/v1/uploads/{id}/content", Access: Public, Handle: s.handleUploadContent, LongLived: true},
-		Route{Method: "POST", Path: "/api/v1/uploads/{id}/links", Access: Authenticated, Handle: s.handleUploadLink},
-	)
-}
-
 type uploadJSON struct {
 	ID        string            `json:"id"`
 	SHA256    string            `json:"sha256"`

@@ -55,20 +55,20 @@ func setupFull(t *testing.T, engine store.Engine, withPoolRoutes bool) *uploadBu
 	guard := blob.Guard{Dir: dataDir, Min: 1 << 30, FreeFunc: func(string) (int64, error) { return *free, nil }}
 	intake, err := upload.New(upload.Config{TempDir: blobs.TempDir()}, upload.Deps{Space: guard})
 	require.NoError(t, err)
-	api := httpapi.New(httpapi.Config{DataDir: dataDir, PasswordParams: testParams(), APIRate: 1000, APIBurst: 1000},
-		httpapi.Deps{DB: b.db, Registry: b.registry2(), Now: b.clock.Now})
 	signer := signedurl.Signer{Key: []byte("test-secret-key-test-secret-key!"), Now: b.clock.Now}
-	api.EnableUploads(httpapi.UploadDeps{Blobs: blobs, Intake: intake, Signer: signer})
+	deps := httpapi.Deps{DB: b.db, Registry: b.registry2(), Now: b.clock.Now,
+		Uploads: &httpapi.UploadDeps{Blobs: blobs, Intake: intake, Signer: signer}}
 	if withPoolRoutes {
 		pm := withPool(t, b)
-		api.EnablePool(pm)
+		deps.Pool = pm
 		svc, err := provider.New(provider.Config{}, provider.Deps{Simulator: sim.New(sim.Options{})})
 		require.NoError(t, err)
-		api.EnableProviders(svc)
+		deps.Providers = svc
 		// Batch routes with the pipeline's workers not started: batches
 		// stay queued, which the access table relies on.
-		enableBatchRoutes(t, b, api, pm, svc, blobs, signer)
+		enableBatchRoutes(t, b, &deps, pm, svc, blobs, signer)
 	}
+	api := newAPI(t, httpapi.Config{DataDir: dataDir, PasswordParams: testParams(), APIRate: 1000, APIBurst: 1000}, deps)
 	b.replace(t, api)
 	return &uploadBundle{testBundle: b, dataDir: dataDir, free: free}
 }

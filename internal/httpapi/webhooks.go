@@ -26,18 +26,6 @@ type webhookAPI struct {
 // maxWebhookURL bounds a saved URL.
 const maxWebhookURL = 2048
 
-// EnableWebhooks registers the user's webhook routes under /api/v1/me/webhook.
-func (s *Server) EnableWebhooks(d WebhookDeps) {
-	a := &webhookAPI{s: s, d: d}
-	s.AddRoutes(
-		Route{Method: "GET", Path: "/api/v1/me/webhook", Access: Authenticated, Handle: a.get},
-		Route{Method: "PUT", Path: "/api/v1/me/webhook", Access: Authenticated, Handle: a.put},
-		Route{Method: "DELETE", Path: "/api/v1/me/webhook", Access: Authenticated, Handle: a.delete},
-		Route{Method: "POST", Path: "/api/v1/me/webhook/test", Access: Authenticated, Handle: a.test},
-		Route{Method: "GET", Path: "/api/v1/me/webhook/deliveries", Access: Authenticated, Handle: a.deliveries},
-	)
-}
-
 // webhookView is a webhook as the API shows it: never the secret, which
 // is returned only by the PUT that creates or rotates it.
 func webhookView(w *store.Webhook) map[string]any {

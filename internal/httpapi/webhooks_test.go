@@ -28,10 +28,10 @@ func testWebhookClient(t *testing.T) *webhook.Client {
 	return c
 }
 
-// enableIntegrations registers the webhook and preset routes as the cli does.
-func enableIntegrations(api *httpapi.Server, pipe *pipeline.Pipeline, hooks *webhook.Client) {
-	api.EnableWebhooks(httpapi.WebhookDeps{Pipeline: pipe, Client: hooks})
-	api.EnablePresets(pipe)
+// enableIntegrations adds the webhook and preset routes as the cli does.
+func enableIntegrations(deps *httpapi.Deps, pipe *pipeline.Pipeline, hooks *webhook.Client) {
+	deps.Webhooks = &httpapi.WebhookDeps{Pipeline: pipe, Client: hooks}
+	deps.Presets = pipe
 }
 
 // receiver is a webhook endpoint on loopback that answers with scripted
