@@ -153,29 +153,8 @@ func (p *Pipeline) reapDeadNodes(ctx context.Context) error {
 // job keeps its attempt count and a job that kills its node every time
 // still ends after MaxAttempts.
 func (p *Pipeline) recoverNode(ctx context.Context, nodeID string) (int, int, error) {
-	rows, err := p.db.PG.Query(ctx, `SELECT id, kind, args, attempt, max_attempts, scheduled_at FROM river_job
-		WHERE state = 'running' AND attempted_by[array_length(attempted_by, 1)] = $1`, nodeID)
+	jobs, err := p.db.RunningJobsOf(ctx, nodeID)
 	if err != nil {
-		return 0, 0, fmt.Errorf("list running jobs: %w", err)
-	}
-	type job struct {
-		id                   int64
-		kind                 string
-		args                 []byte
-		attempt, maxAttempts int
-		scheduledAt          time.Time
-	}
-	var jobs []job
-	for rows.Next() {
-		var j job
-		if err := rows.Scan(&j.id, &j.kind, &j.args, &j.attempt, &j.maxAttempts, &j.scheduledAt); err != nil {
-			rows.Close()
-			return 0, 0, fmt.Errorf("scan job: %w", err)
-		}
-		jobs = append(jobs, j)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return 0, 0, err
 	}
 	if len(jobs) == 0 {
@@ -183,11 +162,11 @@ func (p *Pipeline) recoverNode(ctx context.Context, nodeID string) (int, int, er
 	}
 	var imageIDs, exhausted []string
 	for _, j := range jobs {
-		if j.kind == (GenerateArgs{}).Kind() {
+		if j.Kind == (GenerateArgs{}).Kind() {
 			var a GenerateArgs
-			if json.Unmarshal(j.args, &a) == nil && a.ImageID != "" {
+			if json.Unmarshal(j.Args, &a) == nil && a.ImageID != "" {
 				imageIDs = append(imageIDs, a.ImageID)
-				if j.attempt >= j.maxAttempts {
+				if j.Attempt >= j.MaxAttempts {
 					exhausted = append(exhausted, a.ImageID)
 				}
 			}
@@ -202,12 +181,12 @@ func (p *Pipeline) recoverNode(ctx context.Context, nodeID string) (int, int, er
 	now := p.d.Now().UTC()
 	prm := &riverdriver.JobRescueManyParams{StuckHorizon: now.Add(time.Minute)}
 	for _, j := range jobs {
-		e, _ := json.Marshal(rivertype.AttemptError{At: now, Attempt: j.attempt, Error: "node " + nodeID + " died while running the job"})
+		e, _ := json.Marshal(rivertype.AttemptError{At: now, Attempt: j.Attempt, Error: "node " + nodeID + " died while running the job"})
 		state, scheduled, finalized := rivertype.JobStateAvailable, now, (*time.Time)(nil)
-		if j.attempt >= j.maxAttempts {
-			state, scheduled, finalized = rivertype.JobStateDiscarded, j.scheduledAt, &now
+		if j.Attempt >= j.MaxAttempts {
+			state, scheduled, finalized = rivertype.JobStateDiscarded, j.ScheduledAt, &now
 		}
-		prm.ID = append(prm.ID, j.id)
+		prm.ID = append(prm.ID, j.ID)
 		prm.Error = append(prm.Error, e)
 		prm.State = append(prm.State, string(state))
 		prm.ScheduledAt = append(prm.ScheduledAt, scheduled)
