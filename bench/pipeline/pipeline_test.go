@@ -161,7 +161,7 @@ func BenchmarkBatch8Groups(b *testing.B) {
 					}
 					calls += 1 + im.QCTries
 					if im.QCTries > 0 {
-						b.Logf("QC retried %s: %s", im.ID, im.QC)
+						b.Logf("QC retried %s: %+v", im.ID, im.QC)
 					}
 				}
 				b.ReportMetric(float64(ok), "images_ok")

@@ -2,7 +2,6 @@ package batchview
 
 import (
 	"context"
-	"encoding/json"
 	"sync"
 	"time"
 
@@ -180,24 +179,21 @@ func (r *Reader) build(ctx context.Context, b *store.Batch) (*cached, error) {
 	}
 	c := &cached{seq: b.EventSeq, images: len(imgs), rows: Rows{Groups: groups, Images: imgs},
 		report: Report{Counts: map[string]int{}, Reasons: map[string]int{}, QCRejects: map[string]int{}}}
-	var pl struct {
-		PoolVersion string `json:"pool_version"`
-	}
-	_ = json.Unmarshal(b.Plan, &pl)
-	c.poolVersion = pl.PoolVersion
-	_ = json.Unmarshal(b.Params, &c.params)
+	c.poolVersion = b.Plan.PoolVersion
+	prm := b.Params
+	c.params = Params{Aspect: prm.Aspect, Resolution: prm.Resolution, Enhance: prm.Enhance, Priority: prm.Priority,
+		Budget: prm.Budget, RerunOf: prm.RerunOf}
 	byGroup := map[string][]Image{}
 	for _, im := range imgs {
 		c.report.Counts[im.Status]++
 		if im.Reason != "" && im.Status != store.ImageSucceeded {
 			c.report.Reasons[im.Reason]++
 		}
-		var v Variant
-		_ = json.Unmarshal(im.Variant, &v)
-		qcs := []QCEntry{}
-		_ = json.Unmarshal(im.QC, &qcs)
-		for _, q := range qcs {
+		v := Variant{ID: im.Variant.ID, Time: im.Variant.Time, Weather: im.Variant.Weather, Base: im.Variant.Base}
+		qcs := make([]QCEntry, len(im.QC))
+		for i, q := range im.QC {
 			c.report.QCRejects[q.Reason]++
+			qcs[i] = QCEntry(q)
 		}
 		var urls ImageURLs
 		if im.ResultKey != "" {
@@ -214,12 +210,8 @@ func (r *Reader) build(ctx context.Context, b *store.Batch) (*cached, error) {
 		if gi == nil {
 			gi = []Image{}
 		}
-		var comb plan.Combination
-		_ = json.Unmarshal(g.Combination, &comb)
-		var scene plan.Scene
-		_ = json.Unmarshal(g.Scene, &scene)
 		c.groups = append(c.groups, Group{ID: g.ID, Index: g.Index, Key: g.Key, Status: g.Status,
-			Combination: comb, Scene: scene, Images: gi,
+			Combination: g.Combination, Scene: g.Scene, Images: gi,
 			Download: "/api/v1/batches/" + b.ID + "/groups/" + g.ID + "/download"})
 	}
 	n := c.report.Counts
@@ -240,12 +232,7 @@ func (r *Reader) Summaries(ctx context.Context, list []*store.Batch) ([]Summary,
 	}
 	items := make([]Summary, 0, len(list))
 	for _, b := range list {
-		var pl struct {
-			Groups []struct {
-				Scene plan.Scene `json:"scene"`
-			} `json:"groups"`
-		}
-		_ = json.Unmarshal(b.Plan, &pl)
+		pl := b.Plan
 		scenes := make([]plan.Scene, 0, len(pl.Groups))
 		for _, g := range pl.Groups {
 			scenes = append(scenes, g.Scene)

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"io"
 	"mime"
@@ -130,10 +129,7 @@ type groupFacts struct {
 }
 
 func factsOf(g *store.Group) groupFacts {
-	var f groupFacts
-	_ = json.Unmarshal(g.Scene, &f.scene)
-	_ = json.Unmarshal(g.Combination, &f.cmb)
-	return f
+	return groupFacts{scene: g.Scene, cmb: g.Combination}
 }
 
 // imageFileName is an image's readable name, "01_延庆区_8月_清晨晴.jpg":
@@ -295,8 +291,7 @@ func (a *batchAPI) download(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var pl plan.Plan
-	_ = json.Unmarshal(b.Plan, &pl)
+	pl := b.Plan
 	byID := map[string]*store.Group{}
 	folder := map[string]string{}
 	var group *store.Group
@@ -337,10 +332,8 @@ func (a *batchAPI) download(w http.ResponseWriter, r *http.Request) error {
 				return rc, err
 			}})
 		f := factsOf(g)
-		var v struct{ ID string }
-		_ = json.Unmarshal(im.Variant, &v)
 		row := []string{strconv.Itoa(g.Index + 1), folder[g.ID], name, f.scene.County, f.scene.Province, strconv.Itoa(f.cmb.Month),
-			f.scene.Road.ZH, strings.Join(f.cmb.Elements, "+"), v.ID, im.PromptSource, im.Prompt, "", "", ""}
+			f.scene.Road.ZH, strings.Join(f.cmb.Elements, "+"), im.Variant.ID, im.PromptSource, im.Prompt, "", "", ""}
 		if n := notes[g.ID]; n != nil {
 			row[11], row[12], row[13] = n.Title, n.Body, strings.Join(n.Hashtags, " ")
 			if !flat && !withNote[g.ID] {

@@ -2,7 +2,7 @@ package pipeline
 
 import (
 	"context"
-	"encoding/json"
+	"slices"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -128,10 +128,7 @@ func (p *Pipeline) Retry(ctx context.Context, batchID, groupID string) error {
 		}
 		// Released groups block again: reserve their combinations anew
 		// (a conflict means the user generated something too close since).
-		var pl plan.Plan
-		if err := json.Unmarshal(b.Plan, &pl); err != nil {
-			return err
-		}
+		pl := b.Plan
 		retried := map[string]bool{}
 		for _, im := range imgs {
 			retried[im.GroupID] = true
@@ -166,19 +163,18 @@ func (p *Pipeline) Rerun(ctx context.Context, c Caller, batchID string) (*Submit
 	if err != nil {
 		return nil, err
 	}
-	var pl plan.Plan
-	if err := json.Unmarshal(b.Plan, &pl); err != nil {
-		return nil, err
-	}
-	prm := p.batchParams(b)
+	pl := b.Plan
+	prm := b.Params
 	req := SubmitRequest{UploadID: b.UploadID, Mode: b.Mode, Groups: len(pl.Groups), AllowSameProvince: pl.AllowSameProvince,
 		Aspect: prm.Aspect, Resolution: prm.Resolution, Enhance: prm.Enhance, Priority: prm.Priority, Budget: prm.Budget}
 	if b.Mode == "smart" {
-		f := pl.Filters
+		// A deep copy: the plan is shared by every row of the batch.
+		f := plan.Filters{Provinces: slices.Clone(pl.Filters.Provinces), Months: slices.Clone(pl.Filters.Months),
+			Roads: slices.Clone(pl.Filters.Roads), ElementCategories: slices.Clone(pl.Filters.ElementCategories)}
 		req.Filters = &f
 	} else if len(pl.Groups) == 1 {
 		cmb := pl.Groups[0].Combination
-		req.Manual = &ManualSpec{County: cmb.CountyCode, Month: cmb.Month, Road: cmb.Road, Elements: cmb.Elements}
+		req.Manual = &ManualSpec{County: cmb.CountyCode, Month: cmb.Month, Road: cmb.Road, Elements: slices.Clone(cmb.Elements)}
 	}
 	s, err := p.Submit(ctx, c, req)
 	if err != nil {

@@ -2,9 +2,7 @@ package pipeline
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"strings"
 	"sync"
 	"time"
@@ -28,12 +26,6 @@ func (w *enhanceWorker) Work(ctx context.Context, job *river.Job[EnhanceArgs]) (
 	return w.p.enhance(ctx, job.Args)
 }
 
-func (p *Pipeline) batchParams(b *store.Batch) params {
-	var prm params
-	_ = json.Unmarshal(b.Params, &prm)
-	return prm
-}
-
 func (p *Pipeline) enhance(ctx context.Context, a EnhanceArgs) error {
 	b, err := p.db.BatchByID(ctx, a.BatchID)
 	if errors.Is(err, store.ErrBatchNotFound) {
@@ -44,7 +36,7 @@ func (p *Pipeline) enhance(ctx context.Context, a EnhanceArgs) error {
 	if store.BatchTerminal(b.Status) {
 		return nil
 	}
-	prm := p.batchParams(b)
+	prm := b.Params
 	all, err := p.db.ImagesOf(ctx, a.BatchID)
 	if err != nil {
 		return err
@@ -55,10 +47,7 @@ func (p *Pipeline) enhance(ctx context.Context, a EnhanceArgs) error {
 			imgs = append(imgs, im)
 		}
 	}
-	var pl plan.Plan
-	if err := json.Unmarshal(b.Plan, &pl); err != nil {
-		return river.JobCancel(fmt.Errorf("batch plan: %w", err))
-	}
+	pl := b.Plan
 	if _, err := p.loadGroupIndex(ctx, b.ID); err != nil {
 		return err
 	}
@@ -73,7 +62,7 @@ func (p *Pipeline) enhance(ctx context.Context, a EnhanceArgs) error {
 			results[i] = out{prompt: im.Prompt, source: im.PromptSource}
 			continue
 		}
-		tmpl := p.templatePrompt(&pl, im)
+		tmpl := p.templatePrompt(pl, im)
 		if prm.Enhance == EnhanceOff || tmpl == "" {
 			results[i] = out{prompt: tmpl, source: provider.SourceTemplate}
 			continue
@@ -123,8 +112,7 @@ func (p *Pipeline) enhance(ctx context.Context, a EnhanceArgs) error {
 // templatePrompt builds the image's prompt from the plan (or the nudged
 // variant's prompt).
 func (p *Pipeline) templatePrompt(pl *plan.Plan, im *store.Image) string {
-	var v variantJSON
-	_ = json.Unmarshal(im.Variant, &v)
+	v := im.Variant
 	idx := p.groupIndex(im.GroupID)
 	if idx < 0 || idx >= len(pl.Groups) {
 		return ""

@@ -3,7 +3,6 @@ package pipeline
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -56,7 +55,7 @@ func (p *Pipeline) generate(ctx context.Context, job *river.Job[GenerateArgs]) e
 	case b.Status == store.BatchPaused:
 		return river.JobSnooze(p.cfg.PausedPoll)
 	}
-	prm := p.batchParams(b)
+	prm := b.Params
 	if _, err := p.loadGroupIndex(ctx, b.ID); err != nil {
 		return err
 	}
@@ -188,17 +187,13 @@ func (p *Pipeline) call(ctx context.Context, b *store.Batch, im *store.Image, pr
 
 // scene gives the simulator the structured scene (real providers never see it).
 func (p *Pipeline) scene(b *store.Batch, im *store.Image) *provider.Scene {
-	var pl plan.Plan
-	if json.Unmarshal(b.Plan, &pl) != nil {
-		return nil
-	}
+	pl := b.Plan
 	idx := p.groupIndex(im.GroupID)
 	if idx < 0 || idx >= len(pl.Groups) {
 		return nil
 	}
 	g := pl.Groups[idx]
-	var v variantJSON
-	_ = json.Unmarshal(im.Variant, &v)
+	v := im.Variant
 	weather := map[string]string{plan.WeatherLightRain: "rain", plan.WeatherLightSnow: "snow"}[v.Weather]
 	if weather == "" {
 		weather = v.Weather

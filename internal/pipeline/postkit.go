@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"context"
-	"encoding/json"
 	"strings"
 
 	"github.com/ludeng/ludeng/internal/plan"
@@ -18,9 +17,7 @@ type postKitWriter interface {
 
 // VariantLabelZH is an image's short Chinese label for file names and
 // notes: time of day then weather, "清晨晴", "夜晚小雨".
-func VariantLabelZH(variant json.RawMessage) string {
-	var v variantJSON
-	_ = json.Unmarshal(variant, &v)
+func VariantLabelZH(v store.Variant) string {
 	_, t := plan.TimeLabel(v.Time)
 	_, w := plan.WeatherLabel(v.Weather)
 	w = strings.TrimSuffix(w, "天")
@@ -32,10 +29,7 @@ func VariantLabelZH(variant json.RawMessage) string {
 
 // GroupFacts are the facts a note about group g may state.
 func GroupFacts(g *store.Group, imgs []*store.Image) provider.PostFacts {
-	var sc plan.Scene
-	_ = json.Unmarshal(g.Scene, &sc)
-	var cmb plan.Combination
-	_ = json.Unmarshal(g.Combination, &cmb)
+	sc, cmb := g.Scene, g.Combination
 	f := provider.PostFacts{Province: sc.Province, Prefecture: sc.Prefecture, County: sc.County, Month: cmb.Month,
 		Season: sc.Season, Road: sc.Road.ZH}
 	for _, e := range sc.Elements {

@@ -3,9 +3,9 @@ package pipeline
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 
 	"github.com/riverqueue/river"
@@ -17,20 +17,11 @@ import (
 	"github.com/ludeng/ludeng/internal/store"
 )
 
-// qcEntry is one QC verdict kept on the image.
-type qcEntry struct {
-	Try     int                `json:"try"`
-	Variant string             `json:"variant"`
-	Reason  string             `json:"reason"`
-	Scores  *similarity.Scores `json:"scores,omitempty"`
-	Against string             `json:"against,omitempty"`
-}
-
 // qc checks a generated image: decodable, exact size, not blank, and
 // distinct from the batch's stored images. It returns a reason or "". An
 // error means the check could not be made (the sibling images could not
 // be read): the image must not pass unchecked, the job retries.
-func (p *Pipeline) qc(ctx context.Context, im *store.Image, res provider.Result, prm params) (string, *qcEntry, error) {
+func (p *Pipeline) qc(ctx context.Context, im *store.Image, res provider.Result, prm params) (string, *store.QCVerdict, error) {
 	img, _, err := imaging.DecodeAny(bytes.NewReader(res.Image), 64<<20)
 	if err != nil {
 		return "undecodable", nil, nil
@@ -57,7 +48,7 @@ func (p *Pipeline) qc(ctx context.Context, im *store.Image, res provider.Result,
 		}
 		if r := sig.Compare(os, p.cfg.QC); r.Similar {
 			s := r.Scores
-			return "similar_" + strings.ReplaceAll(r.Reason, "+", "_"), &qcEntry{Scores: &s, Against: o.ID}, nil
+			return "similar_" + strings.ReplaceAll(r.Reason, "+", "_"), &store.QCVerdict{Scores: &s, Against: o.ID}, nil
 		}
 	}
 	p.sigs.mu.Lock()
@@ -94,22 +85,19 @@ func (p *Pipeline) signature(ctx context.Context, im *store.Image) *similarity.S
 
 // retryNudged re-queues the image with a nudged variant (time of day,
 // weather — never the combination), or fails it after MaxQCRetries.
-func (p *Pipeline) retryNudged(ctx context.Context, b *store.Batch, im *store.Image, reason string, entry *qcEntry) error {
-	var v variantJSON
-	_ = json.Unmarshal(im.Variant, &v)
-	var hist []qcEntry
-	_ = json.Unmarshal(im.QC, &hist)
+func (p *Pipeline) retryNudged(ctx context.Context, b *store.Batch, im *store.Image, reason string, entry *store.QCVerdict) error {
+	v := im.Variant
 	if entry == nil {
-		entry = &qcEntry{}
+		entry = &store.QCVerdict{}
 	}
 	entry.Try, entry.Variant, entry.Reason = im.QCTries, v.ID, reason
-	hist = append(hist, *entry)
-	qcJSON, _ := json.Marshal(hist)
+	// Clipped: appending must not write into the row's backing array.
+	hist := append(slices.Clip(im.QC), *entry)
 	tries := im.QCTries + 1
 	if tries > p.cfg.MaxQCRetries {
 		err := p.db.InTx(ctx, func(tx *store.Tx) error {
 			ok, err := p.db.UpdateImage(ctx, tx, im, []string{store.ImageRunning}, store.ImageUpdate{Status: store.ImageFailed,
-				Reason: &reason, QC: qcJSON, QCTries: &tries})
+				Reason: &reason, QC: hist, QCTries: &tries})
 			if err != nil || !ok {
 				return err
 			}
@@ -120,11 +108,8 @@ func (p *Pipeline) retryNudged(ctx context.Context, b *store.Batch, im *store.Im
 		}
 		return err
 	}
-	var pl plan.Plan
-	if err := json.Unmarshal(b.Plan, &pl); err != nil {
-		return river.JobCancel(err)
-	}
-	prm := p.batchParams(b)
+	pl := b.Plan
+	prm := b.Params
 	idx := p.groupIndex(im.GroupID)
 	snow := idx >= 0 && idx < len(prm.Snow) && prm.Snow[idx]
 	nv := plan.Nudge(plan.VariantSpec{ID: v.ID, Time: v.Time, Weather: v.Weather}, tries, snow)
@@ -135,10 +120,10 @@ func (p *Pipeline) retryNudged(ctx context.Context, b *store.Batch, im *store.Im
 			prompt, src = en, provider.SourceTemplate
 		}
 	}
-	vj, _ := json.Marshal(variantJSON{ID: nv.ID, Time: nv.Time, Weather: nv.Weather, Base: v.Base, Seed: v.Seed})
+	vj := store.Variant{ID: nv.ID, Time: nv.Time, Weather: nv.Weather, Base: v.Base, Seed: v.Seed}
 	err := p.db.InTx(ctx, func(tx *store.Tx) error {
 		_, err := p.db.UpdateImage(ctx, tx, im, []string{store.ImageRunning}, store.ImageUpdate{Status: store.ImageQueued,
-			Variant: vj, Prompt: &prompt, PromptSource: &src, QCTries: &tries, QC: qcJSON, Reason: &reason,
+			Variant: &vj, Prompt: &prompt, PromptSource: &src, QCTries: &tries, QC: hist, Reason: &reason,
 			Event: map[string]any{"qc_reject": reason, "nudged_to": nv.ID}})
 		return err
 	})

@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"context"
-	"encoding/json"
 	"math/rand/v2"
 	"strings"
 	"time"
@@ -84,7 +83,7 @@ func (p *Pipeline) Regenerate(ctx context.Context, imageID, instruction string) 
 	if _, err := p.loadGroupIndex(ctx, b.ID); err != nil {
 		return nil, err
 	}
-	price := p.pricePer(p.batchParams(b).Resolution)
+	price := p.pricePer(b.Params.Resolution)
 	est := Estimate{Images: 1, PerImage: price, TotalMicros: price}
 	if b.CapMicros != nil {
 		spent, err := p.db.BatchSpent(ctx, b.ID)
@@ -95,11 +94,9 @@ func (p *Pipeline) Regenerate(ctx context.Context, imageID, instruction string) 
 			return nil, budgetError("batch", est, *b.CapMicros-spent)
 		}
 	}
-	var v variantJSON
-	_ = json.Unmarshal(im.Variant, &v)
+	v := im.Variant
 	// Seeds stay below 2^53 (they travel as JSON numbers).
 	v.Seed = rand.Int64N(1<<53-1) + 1
-	vj, _ := json.Marshal(v)
 	prompt := im.Prompt
 	if i := strings.Index(prompt, adjustMark); i >= 0 {
 		prompt = prompt[:i]
@@ -123,7 +120,7 @@ func (p *Pipeline) Regenerate(ctx context.Context, imageID, instruction string) 
 		}
 		zero, empty := 0, ""
 		ok, err := p.db.UpdateImage(ctx, tx, im, []string{store.ImageSucceeded, store.ImageFailed}, store.ImageUpdate{
-			Status: store.ImageQueued, Variant: vj, Prompt: &prompt, QCTries: &zero, Reason: &empty, QC: json.RawMessage("[]"),
+			Status: store.ImageQueued, Variant: &v, Prompt: &prompt, QCTries: &zero, Reason: &empty, QC: []store.QCVerdict{},
 			Event: map[string]any{"regenerate": true, "instruction": instruction}})
 		if err != nil {
 			return err

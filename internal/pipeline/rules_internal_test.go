@@ -3,7 +3,6 @@ package pipeline
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"image"
 	"image/color"
@@ -14,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ludeng/ludeng/internal/config"
+	"github.com/ludeng/ludeng/internal/plan"
 	"github.com/ludeng/ludeng/internal/provider"
 	"github.com/ludeng/ludeng/internal/store"
 	"github.com/ludeng/ludeng/internal/store/storetest"
@@ -43,7 +43,7 @@ func newRuleBundle(t *testing.T, cfg Config, groups int, imageStatus string) *ru
 	require.NoError(t, err)
 	var u *store.User
 	up := &store.Upload{SHA256: "abc", MIME: "image/jpeg", Width: 10, Height: 10, Bytes: 1, EXIF: "{}", Warnings: "[]"}
-	b := &store.Batch{Mode: "smart", Priority: 1, Seed: 1, Plan: []byte(`{"groups":[]}`), Params: []byte(`{"aspect":"1:1","resolution":1024}`),
+	b := &store.Batch{Mode: "smart", Priority: 1, Seed: 1, Plan: &plan.Plan{}, Params: store.BatchParams{Aspect: "1:1", Resolution: 1024},
 		Status: store.BatchRunning}
 	var gs []*store.Group
 	var ims []*store.Image
@@ -57,10 +57,10 @@ func newRuleBundle(t *testing.T, cfg Config, groups int, imageStatus string) *ru
 		}
 		b.UserID, b.UploadID = u.ID, up.ID
 		for gi := range groups {
-			g := &store.Group{ID: store.NewID(), Index: gi, Key: fmt.Sprintf("k%d", gi), Combination: []byte(`{}`), Scene: []byte(`{}`)}
+			g := &store.Group{ID: store.NewID(), Index: gi, Key: fmt.Sprintf("k%d", gi)}
 			gs = append(gs, g)
 			for i := range 4 {
-				ims = append(ims, &store.Image{GroupID: g.ID, Index: i, Status: imageStatus, Variant: []byte(`{"id":"sunny_morning","time":"morning","weather":"sunny"}`)})
+				ims = append(ims, &store.Image{GroupID: g.ID, Index: i, Status: imageStatus, Variant: store.Variant{ID: "sunny_morning", Time: "morning", Weather: "sunny"}})
 			}
 		}
 		return db.CreateBatch(ctx, tx, b, gs, ims)
@@ -135,14 +135,11 @@ func TestQCRetriesZeroMeansNone(t *testing.T) {
 		got := rb.image(t, im.ID)
 		require.Equal(t, tc.want, got.Status, "retries %d", tc.retries)
 		require.Equal(t, 1, got.QCTries)
-		var hist []qcEntry
-		require.NoError(t, json.Unmarshal(got.QC, &hist))
+		hist := got.QC
 		require.Len(t, hist, 1)
 		require.Equal(t, "blank", hist[0].Reason)
 		if tc.want == store.ImageQueued {
-			var v variantJSON
-			require.NoError(t, json.Unmarshal(got.Variant, &v))
-			require.NotEqual(t, "sunny_morning", v.ID, "the retry renders a nudged variant")
+			require.NotEqual(t, "sunny_morning", got.Variant.ID, "the retry renders a nudged variant")
 		}
 	}
 }

@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -91,17 +90,7 @@ var (
 )
 
 // params are stored with the batch (and echoed by GET).
-type params struct {
-	Aspect     string `json:"aspect"`
-	Resolution int    `json:"resolution"`
-	Enhance    string `json:"enhance"`
-	Priority   string `json:"priority"`
-	Budget     string `json:"budget,omitempty"`
-	// Snow of each group index, for nudged variants.
-	Snow []bool `json:"snow"`
-	// RerunOf names the batch this one reruns.
-	RerunOf string `json:"rerun_of,omitempty"`
-}
+type params = store.BatchParams
 
 func (r *SubmitRequest) normalize(c Caller) (params, error) {
 	r.Mode = strings.ToLower(strings.TrimSpace(r.Mode))
@@ -324,36 +313,19 @@ func (p *Pipeline) checkBudget(ctx context.Context, tx *store.Tx, u *store.User,
 	}()
 }
 
-// variantJSON is an image's variant as stored.
-type variantJSON struct {
-	ID      string `json:"id"`
-	Time    string `json:"time"`
-	Weather string `json:"weather"`
-	// Base is the planned variant id before nudges.
-	Base string `json:"base"`
-	// Seed is set by a regenerate (a new draw of the same variant).
-	Seed int64 `json:"seed,omitempty"`
-}
-
 func (p *Pipeline) store(ctx context.Context, c Caller, req SubmitRequest, prm params, pl *plan.Plan, seed int64, est Estimate, capMicros *int64) (*store.Batch, error) {
-	planJSON, err := json.Marshal(pl)
-	if err != nil {
-		return nil, err
-	}
 	b := &store.Batch{UserID: c.UserID, UploadID: req.UploadID, Mode: req.Mode, Status: store.BatchQueued,
-		Priority: priorities[prm.Priority], Seed: seed, Plan: planJSON, EstimateMicros: est.TotalMicros, CapMicros: capMicros}
+		Priority: priorities[prm.Priority], Seed: seed, Plan: pl, EstimateMicros: est.TotalMicros, CapMicros: capMicros}
 	var groups []*store.Group
 	var images []*store.Image
 	var hist []store.HistoryInsert
 	for _, g := range pl.Groups {
-		combo, _ := json.Marshal(g.Combination)
-		scene, _ := json.Marshal(g.Scene)
-		sg := &store.Group{ID: store.NewID(), Index: g.Index, Key: g.Key, Combination: combo, Scene: scene}
+		sg := &store.Group{ID: store.NewID(), Index: g.Index, Key: g.Key, Combination: g.Combination, Scene: g.Scene}
 		groups = append(groups, sg)
 		prm.Snow = append(prm.Snow, g.Scene.SnowCover)
 		for i, v := range g.Variants {
-			vj, _ := json.Marshal(variantJSON{ID: v.ID, Time: v.Time, Weather: v.Weather, Base: v.ID})
-			images = append(images, &store.Image{ID: store.NewID(), GroupID: sg.ID, Index: i, Variant: vj, Prompt: "", PromptSource: ""})
+			images = append(images, &store.Image{ID: store.NewID(), GroupID: sg.ID, Index: i,
+				Variant: store.Variant{ID: v.ID, Time: v.Time, Weather: v.Weather, Base: v.ID}})
 		}
 		hist = append(hist, store.HistoryInsert{Combination: g.Combination, PoolVersion: pl.PoolVersion, GroupID: sg.ID})
 	}
@@ -361,7 +333,7 @@ func (p *Pipeline) store(ctx context.Context, c Caller, req SubmitRequest, prm p
 	for i := range hist {
 		hist[i].BatchID = b.ID
 	}
-	b.Params, _ = json.Marshal(prm)
+	b.Params = prm
 	u, err := p.db.UserByID(ctx, c.UserID)
 	if err != nil {
 		return nil, err

@@ -3,13 +3,13 @@ package store
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/ludeng/ludeng/internal/fault"
+	"github.com/ludeng/ludeng/internal/plan"
 )
 
 // Batch states.
@@ -59,15 +59,18 @@ const (
 
 // Batch is one user request.
 type Batch struct {
-	ID             string
-	UserID         string
-	UploadID       string
-	Mode           string
-	Status         string
-	Priority       int
-	Seed           int64
-	Params         json.RawMessage
-	Plan           json.RawMessage
+	ID       string
+	UserID   string
+	UploadID string
+	Mode     string
+	Status   string
+	Priority int
+	Seed     int64
+	// Params and Plan are decoded from their JSON columns once per process
+	// (both are written once, at CreateBatch): rows of one batch share the
+	// same *plan.Plan and Snow slice, so callers must not modify them.
+	Params         BatchParams
+	Plan           *plan.Plan
 	EstimateMicros int64
 	CapMicros      *int64
 	Message        string
@@ -84,9 +87,23 @@ type Group struct {
 	BatchID     string
 	Index       int
 	Key         string
-	Combination json.RawMessage
-	Scene       json.RawMessage
+	Combination plan.Combination
+	Scene       plan.Scene
 	Status      string
+}
+
+// BatchParams are a batch's generation options as submitted (the params
+// column).
+type BatchParams struct {
+	Aspect     string `json:"aspect"`
+	Resolution int    `json:"resolution"`
+	Enhance    string `json:"enhance"`
+	Priority   string `json:"priority"`
+	Budget     string `json:"budget,omitempty"`
+	// Snow of each group index, for nudged variants.
+	Snow []bool `json:"snow"`
+	// RerunOf names the batch this one reruns.
+	RerunOf string `json:"rerun_of,omitempty"`
 }
 
 // ErrBatchNotFound is the batch flavour of ErrNotFound.
@@ -94,19 +111,23 @@ var ErrBatchNotFound = fault.New(fault.NotFound, "batch_not_found", "The batch d
 
 const batchCols = "id, user_id, upload_id, mode, status, priority, seed, params, plan, estimate_micros, cap_micros, message, event_seq, created_at, updated_at, started_at, finished_at"
 
-func scanBatch(row interface{ Scan(...any) error }) (*Batch, error) {
+func (db *DB) scanBatch(row interface{ Scan(...any) error }) (*Batch, error) {
 	var b Batch
-	var params, plan string
+	var params, planJSON string
 	var capM, started, finished sql.NullInt64
 	var created, updated int64
-	if err := row.Scan(&b.ID, &b.UserID, &b.UploadID, &b.Mode, &b.Status, &b.Priority, &b.Seed, &params, &plan,
+	if err := row.Scan(&b.ID, &b.UserID, &b.UploadID, &b.Mode, &b.Status, &b.Priority, &b.Seed, &params, &planJSON,
 		&b.EstimateMicros, &capM, &b.Message, &b.EventSeq, &created, &updated, &started, &finished); err != nil {
 		if err == sql.ErrNoRows {
 			return nil, ErrBatchNotFound
 		}
 		return nil, err
 	}
-	b.Params, b.Plan = json.RawMessage(params), json.RawMessage(plan)
+	d, err := db.decoded.get(b.ID, params, planJSON)
+	if err != nil {
+		return nil, fmt.Errorf("batch %s: %w", b.ID, err)
+	}
+	b.Params, b.Plan = d.params, d.plan
 	if capM.Valid {
 		v := capM.Int64
 		b.CapMicros = &v
@@ -124,15 +145,13 @@ func scanGroup(row interface{ Scan(...any) error }) (*Group, error) {
 	if err := row.Scan(&g.ID, &g.BatchID, &g.Index, &g.Key, &combo, &scene, &g.Status); err != nil {
 		return nil, notFound(err)
 	}
-	g.Combination, g.Scene = json.RawMessage(combo), json.RawMessage(scene)
-	return &g, nil
-}
-
-func rawOr(r json.RawMessage, def string) string {
-	if len(r) == 0 {
-		return def
+	if err := decodeColumn("combination", combo, &g.Combination); err != nil {
+		return nil, fmt.Errorf("group %s: %w", g.ID, err)
 	}
-	return string(r)
+	if err := decodeColumn("scene", scene, &g.Scene); err != nil {
+		return nil, fmt.Errorf("group %s: %w", g.ID, err)
+	}
+	return &g, nil
 }
 
 // CreateBatch inserts a batch with its groups and images (ids are assigned
@@ -150,8 +169,12 @@ func (db *DB) CreateBatch(ctx context.Context, tx *Tx, b *Batch, groups []*Group
 	if b.CapMicros != nil {
 		capM = *b.CapMicros
 	}
+	planJSON := "{}"
+	if b.Plan != nil {
+		planJSON = encodeColumn(b.Plan)
+	}
 	_, err := db.exec(ctx, tx, `INSERT INTO batches (`+batchCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 0, $13, $13, NULL, NULL)`,
-		b.ID, b.UserID, b.UploadID, b.Mode, b.Status, b.Priority, b.Seed, rawOr(b.Params, "{}"), rawOr(b.Plan, "{}"),
+		b.ID, b.UserID, b.UploadID, b.Mode, b.Status, b.Priority, b.Seed, encodeColumn(b.Params), planJSON,
 		b.EstimateMicros, capM, b.Message, micros(now))
 	if err != nil {
 		return fmt.Errorf("insert batch: %w", err)
@@ -165,7 +188,7 @@ func (db *DB) CreateBatch(ctx context.Context, tx *Tx, b *Batch, groups []*Group
 			g.Status = GroupPending
 		}
 		if _, err := db.exec(ctx, tx, `INSERT INTO batch_groups (`+groupCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-			g.ID, g.BatchID, g.Index, g.Key, rawOr(g.Combination, "{}"), rawOr(g.Scene, "{}"), g.Status); err != nil {
+			g.ID, g.BatchID, g.Index, g.Key, encodeColumn(g.Combination), encodeColumn(g.Scene), g.Status); err != nil {
 			return fmt.Errorf("insert group: %w", err)
 		}
 	}
@@ -179,7 +202,7 @@ func (db *DB) CreateBatch(ctx context.Context, tx *Tx, b *Batch, groups []*Group
 		}
 		im.CreatedAt, im.UpdatedAt = now, now
 		if _, err := db.exec(ctx, tx, `INSERT INTO images (`+imageCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, '', '[]', '', '', 0, 0, 0, '', 0, $10, $10)`,
-			im.ID, im.BatchID, im.GroupID, im.UserID, im.Index, rawOr(im.Variant, "{}"), im.Prompt, im.PromptSource, im.Status, micros(now)); err != nil {
+			im.ID, im.BatchID, im.GroupID, im.UserID, im.Index, encodeColumn(im.Variant), im.Prompt, im.PromptSource, im.Status, micros(now)); err != nil {
 			return fmt.Errorf("insert image: %w", err)
 		}
 	}
@@ -193,12 +216,12 @@ func (db *DB) CreateBatch(ctx context.Context, tx *Tx, b *Batch, groups []*Group
 
 // BatchByID reads a batch (from the read pool).
 func (db *DB) BatchByID(ctx context.Context, id string) (*Batch, error) {
-	return scanBatch(db.queryRow(ctx, db.R, "SELECT "+batchCols+" FROM batches WHERE id = $1", id))
+	return db.scanBatch(db.queryRow(ctx, db.R, "SELECT "+batchCols+" FROM batches WHERE id = $1", id))
 }
 
 // BatchByIDTx reads a batch inside tx.
 func (db *DB) BatchByIDTx(ctx context.Context, tx *Tx, id string) (*Batch, error) {
-	return scanBatch(db.queryRow(ctx, tx, "SELECT "+batchCols+" FROM batches WHERE id = $1", id))
+	return db.scanBatch(db.queryRow(ctx, tx, "SELECT "+batchCols+" FROM batches WHERE id = $1", id))
 }
 
 // GroupsOf returns the batch's groups in order.
@@ -347,7 +370,7 @@ func (db *DB) ListBatches(ctx context.Context, f BatchFilter) ([]*Batch, string,
 	defer rs.Close()
 	var out []*Batch
 	for rs.Next() {
-		b, err := scanBatch(rs)
+		b, err := db.scanBatch(rs)
 		if err != nil {
 			return nil, "", fmt.Errorf("scan batch: %w", err)
 		}
@@ -376,6 +399,7 @@ func (db *DB) DeleteBatch(ctx context.Context, tx *Tx, id string) error {
 			return fmt.Errorf("delete batch: %w", err)
 		}
 	}
+	db.decoded.forget(id)
 	return nil
 }
 
@@ -465,7 +489,7 @@ func (db *DB) ActiveBatches(ctx context.Context) ([]*Batch, error) {
 	defer rs.Close()
 	var out []*Batch
 	for rs.Next() {
-		b, err := scanBatch(rs)
+		b, err := db.scanBatch(rs)
 		if err != nil {
 			return nil, err
 		}

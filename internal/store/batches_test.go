@@ -6,6 +6,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/ludeng/ludeng/internal/plan"
 	"github.com/ludeng/ludeng/internal/store"
 )
 
@@ -17,14 +18,14 @@ func testBatchesEventsAndImages(t *testing.T, db *store.DB) {
 	ctx := context.Background()
 	u, up := userWithUpload(t, db)
 	capM := int64(500)
-	b := &store.Batch{UserID: u.ID, UploadID: up.ID, Mode: "smart", Priority: 2, Seed: 7, Plan: []byte(`{"groups":[]}`),
+	b := &store.Batch{UserID: u.ID, UploadID: up.ID, Mode: "smart", Priority: 2, Seed: 7, Plan: &plan.Plan{},
 		EstimateMicros: 400, CapMicros: &capM}
-	g := &store.Group{Index: 0, Key: "k", Combination: []byte(`{}`), Scene: []byte(`{}`)}
+	g := &store.Group{Index: 0, Key: "k"}
 	var imgs []*store.Image
 	require.NoError(t, db.InTx(ctx, func(tx *store.Tx) error {
 		g.ID = store.NewID()
 		for i := range 2 {
-			imgs = append(imgs, &store.Image{GroupID: g.ID, Index: i, Variant: []byte(`{"id":"v"}`)})
+			imgs = append(imgs, &store.Image{GroupID: g.ID, Index: i, Variant: store.Variant{ID: "v"}})
 		}
 		return db.CreateBatch(ctx, tx, b, []*store.Group{g}, imgs)
 	}))

@@ -6,6 +6,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/ludeng/ludeng/internal/plan"
 	"github.com/ludeng/ludeng/internal/store"
 )
 
@@ -22,7 +23,7 @@ func testEventHeads(t *testing.T, db *store.DB) {
 	}
 	u, up := userWithUpload(t, db)
 	newBatch := func() *store.Batch {
-		b := &store.Batch{UserID: u.ID, UploadID: up.ID, Mode: "smart", Priority: 2, Plan: []byte(`{"groups":[]}`)}
+		b := &store.Batch{UserID: u.ID, UploadID: up.ID, Mode: "smart", Priority: 2, Plan: &plan.Plan{}}
 		require.NoError(t, db.InTx(ctx, func(tx *store.Tx) error { return db.CreateBatch(ctx, tx, b, nil, nil) }))
 		return b
 	}

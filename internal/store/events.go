@@ -134,7 +134,7 @@ func (db *DB) queueEvents(ctx context.Context, tx *Tx, except string) error {
 	}
 	var waiting []*Batch
 	for rs.Next() {
-		b, err := scanBatch(rs)
+		b, err := db.scanBatch(rs)
 		if err != nil {
 			rs.Close()
 			return err

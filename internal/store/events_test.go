@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
+	"github.com/ludeng/ludeng/internal/plan"
 	"github.com/ludeng/ludeng/internal/store"
 )
 
@@ -26,7 +27,7 @@ func testEventPublishing(t *testing.T, db *store.DB) {
 	ctx := context.Background()
 	u, up := userWithUpload(t, db)
 	newBatch := func() *store.Batch {
-		b := &store.Batch{UserID: u.ID, UploadID: up.ID, Mode: "smart", Priority: 2, Plan: []byte(`{"groups":[]}`)}
+		b := &store.Batch{UserID: u.ID, UploadID: up.ID, Mode: "smart", Priority: 2, Plan: &plan.Plan{}}
 		require.NoError(t, db.InTx(ctx, func(tx *store.Tx) error { return db.CreateBatch(ctx, tx, b, nil, nil) }))
 		return b
 	}
@@ -110,9 +111,9 @@ func testProgressAndQueueEvents(t *testing.T, db *store.DB) {
 	ctx := context.Background()
 	u, up := userWithUpload(t, db)
 	mk := func() (*store.Batch, []*store.Image) {
-		b := &store.Batch{UserID: u.ID, UploadID: up.ID, Mode: "smart", Priority: 2, Plan: []byte(`{"groups":[]}`)}
-		g := &store.Group{ID: store.NewID(), Key: "k", Combination: []byte(`{}`), Scene: []byte(`{}`)}
-		imgs := []*store.Image{{GroupID: g.ID, Variant: []byte(`{}`)}, {GroupID: g.ID, Index: 1, Variant: []byte(`{}`)}}
+		b := &store.Batch{UserID: u.ID, UploadID: up.ID, Mode: "smart", Priority: 2, Plan: &plan.Plan{}}
+		g := &store.Group{ID: store.NewID(), Key: "k"}
+		imgs := []*store.Image{{GroupID: g.ID}, {GroupID: g.ID, Index: 1}}
 		require.NoError(t, db.InTx(ctx, func(tx *store.Tx) error { return db.CreateBatch(ctx, tx, b, []*store.Group{g}, imgs) }))
 		return b, imgs
 	}

@@ -2,12 +2,13 @@ package store
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ludeng/ludeng/internal/similarity"
 )
 
 // Image states.
@@ -36,6 +37,27 @@ func (s ImageStatus) Terminal() bool {
 // ImageTerminal reports whether an image state is final.
 func ImageTerminal(s string) bool { return ImageStatus(s).Terminal() }
 
+// Variant is what an image renders (the variant column): the planned
+// variant's time and weather, or a QC nudge of it.
+type Variant struct {
+	ID      string `json:"id"`
+	Time    string `json:"time"`
+	Weather string `json:"weather"`
+	// Base is the planned variant id before nudges.
+	Base string `json:"base"`
+	// Seed is set by a regenerate (a new draw of the same variant).
+	Seed int64 `json:"seed,omitempty"`
+}
+
+// QCVerdict is one QC rejection kept on an image (the qc column's list).
+type QCVerdict struct {
+	Try     int                `json:"try"`
+	Variant string             `json:"variant"`
+	Reason  string             `json:"reason"`
+	Scores  *similarity.Scores `json:"scores,omitempty"`
+	Against string             `json:"against,omitempty"`
+}
+
 // Image is one variant of a group.
 type Image struct {
 	ID           string
@@ -43,22 +65,23 @@ type Image struct {
 	GroupID      string
 	UserID       string
 	Index        int
-	Variant      json.RawMessage
+	Variant      Variant
 	Prompt       string
 	PromptSource string
 	Status       string
 	QCTries      int
 	Reason       string
-	QC           json.RawMessage
-	ResultKey    string
-	MIME         string
-	Width        int
-	Height       int
-	Bytes        int64
-	Provider     string
-	CostMicros   int64
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
+	// QC is every QC rejection of the image, oldest first (never nil).
+	QC         []QCVerdict
+	ResultKey  string
+	MIME       string
+	Width      int
+	Height     int
+	Bytes      int64
+	Provider   string
+	CostMicros int64
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
 }
 
 const imageCols = "id, batch_id, group_id, user_id, idx, variant, prompt, prompt_source, status, qc_tries, reason, qc, result_key, mime, width, height, bytes, provider, cost_micros, created_at, updated_at"
@@ -72,7 +95,13 @@ func scanImage(row interface{ Scan(...any) error }) (*Image, error) {
 		&im.Provider, &im.CostMicros, &created, &updated); err != nil {
 		return nil, notFound(err)
 	}
-	im.Variant, im.QC = json.RawMessage(variant), json.RawMessage(qc)
+	if err := decodeColumn("variant", variant, &im.Variant); err != nil {
+		return nil, fmt.Errorf("image %s: %w", im.ID, err)
+	}
+	im.QC = []QCVerdict{}
+	if err := decodeColumn("qc", qc, &im.QC); err != nil {
+		return nil, fmt.Errorf("image %s: %w", im.ID, err)
+	}
 	im.CreatedAt, im.UpdatedAt = fromMicros(created), fromMicros(updated)
 	return &im, nil
 }
@@ -118,19 +147,21 @@ func (db *DB) ImageByIDTx(ctx context.Context, tx *Tx, id string) (*Image, error
 // ImageUpdate lists the image fields to change; nil fields stay.
 type ImageUpdate struct {
 	Status       string
-	Variant      json.RawMessage
+	Variant      *Variant
 	Prompt       *string
 	PromptSource *string
 	QCTries      *int
 	Reason       *string
-	QC           json.RawMessage
-	ResultKey    *string
-	MIME         *string
-	Width        *int
-	Height       *int
-	Bytes        *int64
-	Provider     *string
-	CostMicros   *int64
+	// QC replaces the image's QC verdicts when non-nil ([]QCVerdict{}
+	// clears them).
+	QC         []QCVerdict
+	ResultKey  *string
+	MIME       *string
+	Width      *int
+	Height     *int
+	Bytes      *int64
+	Provider   *string
+	CostMicros *int64
 	// Event data added to the image.<status> event (type image.updated
 	// when Status is empty).
 	Event map[string]any
@@ -150,7 +181,7 @@ func (db *DB) UpdateImage(ctx context.Context, tx *Tx, im *Image, from []string,
 		set("status", u.Status)
 	}
 	if u.Variant != nil {
-		set("variant", string(u.Variant))
+		set("variant", encodeColumn(u.Variant))
 	}
 	if u.Prompt != nil {
 		set("prompt", *u.Prompt)
@@ -165,7 +196,7 @@ func (db *DB) UpdateImage(ctx context.Context, tx *Tx, im *Image, from []string,
 		set("reason", *u.Reason)
 	}
 	if u.QC != nil {
-		set("qc", string(u.QC))
+		set("qc", encodeColumn(u.QC))
 	}
 	if u.ResultKey != nil {
 		set("result_key", *u.ResultKey)

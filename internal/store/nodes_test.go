@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/ludeng/ludeng/internal/plan"
 	"github.com/ludeng/ludeng/internal/store"
 )
 
@@ -55,13 +56,13 @@ func testNodesHeartbeatAndClaim(t *testing.T, db *store.DB) {
 func testInterruptImages(t *testing.T, db *store.DB) {
 	ctx := context.Background()
 	u, up := userWithUpload(t, db)
-	b := &store.Batch{UserID: u.ID, UploadID: up.ID, Mode: "smart", Priority: 2, Plan: []byte(`{"groups":[]}`)}
-	g := &store.Group{Index: 0, Key: "k", Combination: []byte(`{}`), Scene: []byte(`{}`)}
+	b := &store.Batch{UserID: u.ID, UploadID: up.ID, Mode: "smart", Priority: 2, Plan: &plan.Plan{}}
+	g := &store.Group{Index: 0, Key: "k"}
 	var imgs []*store.Image
 	require.NoError(t, db.InTx(ctx, func(tx *store.Tx) error {
 		g.ID = store.NewID()
 		for i := range 3 {
-			imgs = append(imgs, &store.Image{GroupID: g.ID, Index: i, Variant: []byte(`{"id":"v"}`)})
+			imgs = append(imgs, &store.Image{GroupID: g.ID, Index: i, Variant: store.Variant{ID: "v"}})
 		}
 		return db.CreateBatch(ctx, tx, b, []*store.Group{g}, imgs)
 	}))

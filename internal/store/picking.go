@@ -105,7 +105,7 @@ type ImageVersion struct {
 	Bytes       int64
 	Provider    string
 	Prompt      string
-	Variant     json.RawMessage
+	Variant     Variant
 	Instruction string
 	CreatedAt   time.Time
 }
@@ -120,7 +120,10 @@ func scanVersion(row interface{ Scan(...any) error }) (*ImageVersion, error) {
 		&v.Prompt, &variant, &v.Instruction, &created); err != nil {
 		return nil, notFound(err)
 	}
-	v.Variant, v.CreatedAt = json.RawMessage(variant), fromMicros(created)
+	if err := decodeColumn("variant", variant, &v.Variant); err != nil {
+		return nil, fmt.Errorf("image version %s: %w", v.ID, err)
+	}
+	v.CreatedAt = fromMicros(created)
 	return &v, nil
 }
 
@@ -134,7 +137,7 @@ func (db *DB) KeepVersion(ctx context.Context, tx *Tx, im *Image, instruction st
 	_, err := db.exec(ctx, tx, "INSERT INTO image_versions ("+versionCols+") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"+
 		" ON CONFLICT (image_id, result_key) DO NOTHING",
 		NewID(), im.ID, im.BatchID, im.ResultKey, im.MIME, im.Width, im.Height, im.Bytes, im.Provider, im.Prompt,
-		rawOr(im.Variant, "{}"), instruction, micros(im.UpdatedAt))
+		encodeColumn(im.Variant), instruction, micros(im.UpdatedAt))
 	if err != nil {
 		return fmt.Errorf("keep image version: %w", err)
 	}
@@ -182,7 +185,7 @@ func (db *DB) SelectVersion(ctx context.Context, tx *Tx, im *Image, versionID, i
 	st := ImageSucceeded
 	return db.UpdateImage(ctx, tx, im, []string{ImageSucceeded, ImageFailed}, ImageUpdate{Status: st, ResultKey: &v.ResultKey,
 		MIME: &v.MIME, Width: &v.Width, Height: &v.Height, Bytes: &v.Bytes, Provider: &v.Provider, Prompt: &v.Prompt,
-		Variant: v.Variant, Event: map[string]any{"version": v.ID}})
+		Variant: &v.Variant, Event: map[string]any{"version": v.ID}})
 }
 
 // GroupNote is the post kit (Xiaohongshu note draft) of a group.

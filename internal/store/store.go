@@ -77,6 +77,8 @@ type DB struct {
 	now    func() time.Time
 	logger *slog.Logger
 
+	decoded decodedBatches
+
 	rebindMu    sync.RWMutex
 	rebindCache map[string]string
 
