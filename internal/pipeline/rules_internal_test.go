@@ -5,9 +5,9 @@ import (
 	"context"
 	"fmt"
 	"image"
-	"image/color"
 	"image/jpeg"
 	"math/rand/v2"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -23,6 +23,9 @@ import (
 // and without a provider: they call the rule functions directly on rows
 // made for the case. CI runs them with -race (go test -race ./internal/pipeline/...).
 
+// photoSHA is the content hash of every bundle's product photo.
+const photoSHA = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
 type ruleBundle struct {
 	p   *Pipeline
 	db  *store.DB
@@ -32,17 +35,22 @@ type ruleBundle struct {
 }
 
 // newRuleBundle makes a pipeline (not started) over a fresh SQLite database
-// with one running batch of groups × 4 images in the given states.
-func newRuleBundle(t *testing.T, cfg Config, groups int, imageStatus string) *ruleBundle {
+// with one running batch of groups × 4 images in the given states. opts
+// add collaborators (a fake provider, blobs, a clock) to the Deps.
+func newRuleBundle(t *testing.T, cfg Config, groups int, imageStatus string, opts ...func(*Deps)) *ruleBundle {
 	t.Helper()
 	ctx := context.Background()
 	db := storetest.Open(t, store.SQLite)
 	_, err := Migrate(ctx, db)
 	require.NoError(t, err)
-	p, err := New(cfg, Deps{DB: db})
+	d := Deps{DB: db}
+	for _, o := range opts {
+		o(&d)
+	}
+	p, err := New(cfg, d)
 	require.NoError(t, err)
 	var u *store.User
-	up := &store.Upload{SHA256: "abc", MIME: "image/jpeg", Width: 10, Height: 10, Bytes: 1, EXIF: "{}", Warnings: "[]"}
+	up := &store.Upload{SHA256: photoSHA, MIME: "image/jpeg", Width: 10, Height: 10, Bytes: 1, EXIF: "{}", Warnings: "[]"}
 	b := &store.Batch{Mode: "smart", Priority: 1, Seed: 1, Plan: &plan.Plan{}, Params: store.BatchParams{Aspect: "1:1", Resolution: 1024},
 		Status: store.BatchRunning}
 	var gs []*store.Group
@@ -60,7 +68,7 @@ func newRuleBundle(t *testing.T, cfg Config, groups int, imageStatus string) *ru
 			g := &store.Group{ID: store.NewID(), Index: gi, Key: fmt.Sprintf("k%d", gi)}
 			gs = append(gs, g)
 			for i := range 4 {
-				ims = append(ims, &store.Image{GroupID: g.ID, Index: i, Status: imageStatus, Variant: store.Variant{ID: "sunny_morning", Time: "morning", Weather: "sunny"}})
+				ims = append(ims, &store.Image{GroupID: g.ID, Index: i, Status: imageStatus, Variant: store.Variant{ID: "sunny_morning", Time: "morning", Weather: "sunny", Base: "sunny_morning"}})
 			}
 		}
 		return db.CreateBatch(ctx, tx, b, gs, ims)
@@ -85,19 +93,31 @@ func (rb *ruleBundle) setImage(t *testing.T, im *store.Image, status string) {
 }
 
 // noiseJPEG is a non-blank image of the exact output size, as a provider returns.
-func noiseJPEG(t *testing.T, w, h int) []byte {
+func noiseJPEG(t *testing.T, w, h int) []byte { return noiseJPEGSeeded(t, w, h, 1) }
+
+// noiseJPEGSeeded: images of different seeds are distinct to QC. Encoded
+// once per size and seed: under -race encoding a 1024² image is slow.
+func noiseJPEGSeeded(t *testing.T, w, h int, seed uint64) []byte {
 	t.Helper()
+	key := fmt.Sprintf("%dx%d/%d", w, h, seed)
+	if b, ok := noiseCache.Load(key); ok {
+		return b.([]byte)
+	}
 	img := image.NewRGBA(image.Rect(0, 0, w, h))
-	r := rand.New(rand.NewPCG(1, 2))
-	for y := range h {
-		for x := range w {
-			img.Set(x, y, color.RGBA{uint8(r.IntN(256)), uint8(r.IntN(256)), uint8(r.IntN(256)), 255})
+	r := rand.New(rand.NewPCG(seed, 2))
+	for i := range img.Pix {
+		img.Pix[i] = uint8(r.IntN(256))
+		if i%4 == 3 {
+			img.Pix[i] = 255
 		}
 	}
 	var buf bytes.Buffer
 	require.NoError(t, jpeg.Encode(&buf, img, &jpeg.Options{Quality: 80}))
+	noiseCache.Store(key, buf.Bytes())
 	return buf.Bytes()
 }
+
+var noiseCache sync.Map
 
 // TestQCRetriesZeroMeansNone: LUDENG_PIPELINE_QC_RETRIES=0 used to be
 // accepted and silently become 3 (the zero value took the default).
