@@ -59,10 +59,16 @@ type Config struct {
 
 // ConfigFromEnv reads LUDENG_CLAMD_ADDR and LUDENG_CLAMD_TIMEOUT.
 func ConfigFromEnv(env *config.Env) Config {
-	return Config{
+	c := Config{
 		Addr:    env.String("LUDENG_CLAMD_ADDR", ""),
 		Timeout: env.Duration("LUDENG_CLAMD_TIMEOUT", DefaultTimeout),
 	}
+	if c.Addr != "" {
+		if _, _, err := parseAddr(c.Addr); err != nil {
+			env.Fail("LUDENG_CLAMD_ADDR", "%v", err)
+		}
+	}
+	return c
 }
 
 // Enabled reports whether an address is configured.

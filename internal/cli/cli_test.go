@@ -3,6 +3,7 @@ package cli
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -92,6 +93,52 @@ func TestBadConfigExits2NamingVariable(t *testing.T) {
 		code, _, _ := runCLI(t, nil, "", "serve", "--bogus")
 		require.Equal(t, 2, code)
 	})
+}
+
+// TestLateComponentConfigFailsBeforeDatabase: the variables of components
+// built after the database opens (providers, pipeline, WebSocket, clamd,
+// cluster limits) are read and checked in the one configuration pass, so a
+// bad one stops the binary before anything is created, reported together
+// with every other bad value.
+func TestLateComponentConfigFailsBeforeDatabase(t *testing.T) {
+	t.Parallel()
+	// Each variable set, and the name its problem is reported under.
+	bad := []struct{ name, value, reported string }{
+		{"LUDENG_API_BURST", "0", ""},                                 // the HTTP layer's, read first
+		{"LUDENG_IMAGE_PROVIDERS", "gemini", "LUDENG_GEMINI_API_KEY"}, // a provider without its key
+		{"LUDENG_PIPELINE_CONCURRENCY", "0", ""},
+		{"LUDENG_NODE_DEAD_AFTER", "5s", ""},   // under three heartbeats
+		{"LUDENG_WS_SEND_BUFFER", "1", ""},     // the live stream's
+		{"LUDENG_CLAMD_ADDR", "nowhere", ""},   // not an address
+		{"LUDENG_LIMITS_SCOPE", "cluster", ""}, // on SQLite
+		{"LUDENG_PLAN_WEIGHTS", "1,2", ""},
+		{"LUDENG_BLOB_URL", "ftp://x/", ""}, // neither the data dir nor a bucket
+	}
+	for _, cmd := range [][]string{{"serve"}, {"migrate", "status"}, {"plan", "--user", "admin"}} {
+		t.Run(cmd[0], func(t *testing.T) {
+			t.Parallel()
+			dataDir := filepath.Join(t.TempDir(), "never-created")
+			env := map[string]string{"LUDENG_DATA_DIR": dataDir}
+			for _, b := range bad {
+				env[b.name] = b.value
+			}
+			code, _, stderr := runCLI(t, env, "", cmd...)
+			require.Equal(t, 2, code, stderr)
+			lines := strings.Split(strings.TrimSpace(stderr), "\n")
+			for _, b := range bad {
+				name := cmp.Or(b.reported, b.name)
+				n := 0
+				for _, l := range lines {
+					if strings.HasPrefix(l, "ludeng: "+name+": ") {
+						n++
+					}
+				}
+				require.Positive(t, n, "%s not reported as NAME: reason in\n%s", name, stderr)
+			}
+			_, err := os.Stat(dataDir)
+			require.ErrorIs(t, err, os.ErrNotExist, "the data directory (and the SQLite database in it) must not be created")
+		})
+	}
 }
 
 func TestUserCommands(t *testing.T) {

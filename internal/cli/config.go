@@ -13,8 +13,16 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ludeng/ludeng/internal/blob"
+	"github.com/ludeng/ludeng/internal/clamav"
+	"github.com/ludeng/ludeng/internal/cleanup"
 	"github.com/ludeng/ludeng/internal/config"
+	"github.com/ludeng/ludeng/internal/pipeline"
+	"github.com/ludeng/ludeng/internal/plan"
+	"github.com/ludeng/ludeng/internal/provider"
 	"github.com/ludeng/ludeng/internal/upload"
+	"github.com/ludeng/ludeng/internal/webhook"
+	"github.com/ludeng/ludeng/internal/ws"
 )
 
 // Config is the process-wide configuration shared by every subcommand.
@@ -51,6 +59,26 @@ type Config struct {
 	HandoffGrace     time.Duration  // LUDENG_HANDOFF_GRACE, default 5s: old process keeps its connections this long
 	UpgradeTimeout   time.Duration  // LUDENG_UPGRADE_TIMEOUT, default 2m: a new binary must be ready within it
 	DrainDelay       time.Duration  // LUDENG_DRAIN_DELAY, default 0: SIGTERM → /readyz 503 this long before closing
+
+	// The components' settings are read in the same pass, before any
+	// database opens, so every bad value is reported together (exit 2).
+
+	// BlobS3 is the bucket of LUDENG_BLOB_URL=s3://… with LUDENG_BLOB_S3_*;
+	// nil keeps blobs under DataDir.
+	BlobS3    *blob.S3Config
+	Clamd     clamav.Config   // LUDENG_CLAMD_*; scanning is off without an address
+	Providers provider.Config // LUDENG_IMAGE_PROVIDERS, LUDENG_<P>_*, LUDENG_DEEPSEEK_*, LUDENG_PROVIDER_*
+	Plan      plan.Config     // LUDENG_PLAN_*
+	// Pipeline is LUDENG_PIPELINE_*, LUDENG_NODE_* and LUDENG_CLEANUP_INTERVAL,
+	// its estimate priced at the dearest configured provider.
+	Pipeline pipeline.Config
+	Cleanup  cleanup.Options // LUDENG_CLEANUP_*, LUDENG_RESULT_RETENTION
+	Webhooks webhook.Config  // LUDENG_WEBHOOK_*
+	Live     ws.Config       // LUDENG_WS_*
+	// ClusterLimits is LUDENG_LIMITS_SCOPE=cluster (the default on
+	// PostgreSQL): provider limits and the generation cap hold for all nodes.
+	ClusterLimits bool
+	LimitsLease   time.Duration // LUDENG_LIMITS_LEASE, 0: clusterlimit's default
 
 	env *config.Env
 }
@@ -140,7 +168,50 @@ func loadConfig(getenv func(string) string) (*Config, error) {
 	if c.APIRate == 0 {
 		env.Fail("LUDENG_API_RATE", "must be > 0")
 	}
+	c.readComponents(env)
 	return c, env.Err()
+}
+
+// readComponents reads every component's variables into c. Whether the
+// database is PostgreSQL is known from its URL, so the choices that need
+// it are checked here too, before anything opens.
+func (c *Config) readComponents(env *config.Env) {
+	postgres := c.DatabaseURL != ""
+	switch raw := env.String("LUDENG_BLOB_URL", ""); {
+	case raw == "" || raw == "file:" || raw == "file://":
+	case strings.HasPrefix(raw, "s3://"):
+		s3 := blob.S3ConfigFromEnv(env, "LUDENG_BLOB_URL", raw)
+		c.BlobS3 = &s3
+	default:
+		env.Fail("LUDENG_BLOB_URL", "want empty (the data directory) or s3://bucket/prefix, got %q", raw)
+	}
+	c.Clamd = clamav.ConfigFromEnv(env)
+	// The provider reader records its problems on env; the returned copy
+	// of them is for callers without an Env.
+	c.Providers, _ = provider.ConfigFromEnv(env)
+	c.Plan = plan.ConfigFromEnv(env)
+	c.Pipeline = pipeline.ConfigFromEnv(env)
+	// The estimate uses the dearest configured provider (fallbacks may serve).
+	for _, p := range c.Providers.Providers {
+		c.Pipeline.PricePerImage = max(c.Pipeline.PricePerImage, p.PricePerImageMicros)
+		c.Pipeline.PricePerImage1536 = max(c.Pipeline.PricePerImage1536, p.PricePerImage1536Micros)
+	}
+	c.Pipeline.Location = c.Timezone
+	if c.Pipeline.APIOnly && !postgres {
+		env.Fail("LUDENG_PIPELINE_WORKERS", "false needs PostgreSQL, where other nodes run the jobs")
+	}
+	c.Cleanup = cleanup.OptionsFromEnv(env)
+	c.Webhooks = webhook.ConfigFromEnv(env)
+	c.Live = ws.ConfigFromEnv(env, c.BaseURL)
+	def := "node"
+	if postgres {
+		def = "cluster"
+	}
+	c.ClusterLimits = env.OneOf("LUDENG_LIMITS_SCOPE", def, "cluster", "node") == "cluster"
+	if c.ClusterLimits && !postgres {
+		env.Fail("LUDENG_LIMITS_SCOPE", "cluster needs PostgreSQL (SQLite runs one node)")
+	}
+	c.LimitsLease = env.Duration("LUDENG_LIMITS_LEASE", 0)
 }
 
 // prefixes reads a comma-separated list of CIDRs or single addresses.

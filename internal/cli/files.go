@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -40,10 +39,7 @@ func (a *app) openFiles(ctx context.Context, api *httpapi.Deps) error {
 	blobs := bs.store
 	ucfg := a.cfg.Upload
 	ucfg.TempDir = bs.tempDir
-	ccfg := clamav.ConfigFromEnv(a.cfg.env)
-	if err := a.cfg.env.Err(); err != nil {
-		return &exitError{code: 2, err: err}
-	}
+	ccfg := a.cfg.Clamd
 	deps := upload.Deps{Space: guard, Registerer: a.registry, Logger: a.logger}
 	if ccfg.Enabled() {
 		scanner, err := clamav.New(ccfg, a.registry)
@@ -81,10 +77,7 @@ func cmdCleanup(ctx context.Context, args []string, stdio IO) error {
 	if err != nil {
 		return err
 	}
-	opts := cleanup.OptionsFromEnv(cfg.env)
-	if err := cfg.env.Err(); err != nil {
-		return &exitError{code: 2, err: err}
-	}
+	opts := cfg.Cleanup
 	logger := cfg.newLogger(stdio.Stderr)
 	db, err := openDB(ctx, cfg, logger)
 	if err != nil {
@@ -123,13 +116,11 @@ type blobStores struct {
 	tempDir string
 }
 
-// openBlobs builds the store LUDENG_BLOB_URL names: empty or file: means
-// the data directory, s3://bucket/prefix an S3-compatible bucket.
+// openBlobs builds the configured store: the data directory, or the
+// bucket of LUDENG_BLOB_URL=s3://… (cfg.BlobS3).
 func openBlobs(cfg *Config, reg prometheus.Registerer) (blobStores, error) {
-	raw := cfg.env.String("LUDENG_BLOB_URL", "")
 	var bs blobStores
-	switch {
-	case raw == "" || raw == "file:" || raw == "file://":
+	if cfg.BlobS3 == nil {
 		l, err := blob.NewLocal(cfg.DataDir)
 		if err != nil {
 			return bs, fmt.Errorf("blob store: %w", err)
@@ -139,24 +130,18 @@ func openBlobs(cfg *Config, reg prometheus.Registerer) (blobStores, error) {
 			return bs, err
 		}
 		return bs, nil
-	case strings.HasPrefix(raw, "s3://"):
-		scfg := blob.S3ConfigFromEnv(cfg.env, "LUDENG_BLOB_URL", raw)
-		if err := cfg.env.Err(); err != nil {
-			return bs, &exitError{code: 2, err: err}
-		}
-		s, err := blob.NewS3(scfg, nil)
-		if err != nil {
-			return bs, &exitError{code: 2, err: err}
-		}
-		bs.s3 = s
-		bs.tempDir = filepath.Join(cfg.DataDir, blob.TempDirName)
-		if err := os.MkdirAll(bs.tempDir, 0o750); err != nil {
-			return bs, fmt.Errorf("blob store: %w", err)
-		}
-		if bs.store, err = blob.Instrument(s, "s3", reg); err != nil {
-			return bs, err
-		}
-		return bs, nil
 	}
-	return bs, &exitError{code: 2, err: fmt.Errorf("LUDENG_BLOB_URL: want empty (the data directory) or s3://bucket/prefix, got %q", raw)}
+	s, err := blob.NewS3(*cfg.BlobS3, nil)
+	if err != nil {
+		return bs, &exitError{code: 2, err: err}
+	}
+	bs.s3 = s
+	bs.tempDir = filepath.Join(cfg.DataDir, blob.TempDirName)
+	if err := os.MkdirAll(bs.tempDir, 0o750); err != nil {
+		return bs, fmt.Errorf("blob store: %w", err)
+	}
+	if bs.store, err = blob.Instrument(s, "s3", reg); err != nil {
+		return bs, err
+	}
+	return bs, nil
 }

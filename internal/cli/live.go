@@ -19,10 +19,6 @@ import (
 // Events announce themselves: NOTIFY inside the event's transaction on
 // PostgreSQL, Publish after the commit on SQLite.
 func (a *app) openLive(ctx context.Context, api *httpapi.Deps) error {
-	wcfg := ws.ConfigFromEnv(a.cfg.env, a.cfg.BaseURL)
-	if err := a.cfg.env.Err(); err != nil {
-		return &exitError{code: 2, err: err}
-	}
 	var hub ws.Hub
 	switch a.db.Engine {
 	case store.Postgres:
@@ -55,7 +51,7 @@ func (a *app) openLive(ctx context.Context, api *httpapi.Deps) error {
 	// A user's rights notice goes through the same hub as batch events
 	// (the server publishes it), so sockets of a disabled, demoted or
 	// logged-out user close on every node.
-	api.Live = &httpapi.LiveDeps{Config: wcfg, Hub: hub}
+	api.Live = &httpapi.LiveDeps{Config: a.cfg.Live, Hub: hub}
 	return nil
 }
 

@@ -17,7 +17,6 @@ import (
 	"github.com/ludeng/ludeng/internal/httpapi"
 	"github.com/ludeng/ludeng/internal/pipeline"
 	"github.com/ludeng/ludeng/internal/plan"
-	"github.com/ludeng/ludeng/internal/provider"
 	"github.com/ludeng/ludeng/internal/signedurl"
 	"github.com/ludeng/ludeng/internal/webhook"
 )
@@ -25,30 +24,11 @@ import (
 // openPipeline builds the planner and the River pipeline and registers the
 // batch routes. Workers start in serve (startPipeline).
 func (a *app) openPipeline(ctx context.Context, api *httpapi.Deps) error {
-	pcfg := plan.ConfigFromEnv(a.cfg.env)
-	cfg := pipeline.ConfigFromEnv(a.cfg.env)
-	prov, err := provider.ConfigFromEnv(a.cfg.env)
+	planner, err := plan.New(a.cfg.Plan, a.db)
 	if err != nil {
 		return &exitError{code: 2, err: err}
 	}
-	if err := a.cfg.env.Err(); err != nil {
-		return &exitError{code: 2, err: err}
-	}
-	// The estimate uses the dearest configured provider (fallbacks may serve).
-	for _, p := range prov.Providers {
-		cfg.PricePerImage = max(cfg.PricePerImage, p.PricePerImageMicros)
-		cfg.PricePerImage1536 = max(cfg.PricePerImage1536, p.PricePerImage1536Micros)
-	}
-	cfg.Location = a.cfg.Timezone
-	planner, err := plan.New(pcfg, a.db)
-	if err != nil {
-		return &exitError{code: 2, err: err}
-	}
-	copts := cleanup.OptionsFromEnv(a.cfg.env)
-	wcfg := webhook.ConfigFromEnv(a.cfg.env)
-	if err := a.cfg.env.Err(); err != nil {
-		return &exitError{code: 2, err: err}
-	}
+	copts, wcfg := a.cfg.Cleanup, a.cfg.Webhooks
 	if wcfg.AllowHTTPLoopback {
 		a.logger.Warn("LUDENG_WEBHOOK_ALLOW_HTTP_LOOPBACK is set: webhooks may target http:// loopback URLs (tests and local development only)")
 	}
@@ -71,7 +51,7 @@ func (a *app) openPipeline(ctx context.Context, api *httpapi.Deps) error {
 	if a.limiter != nil {
 		pd.Limiter = a.limiter
 	}
-	p, err := pipeline.New(cfg, pd)
+	p, err := pipeline.New(a.cfg.Pipeline, pd)
 	if err != nil {
 		return &exitError{code: 2, err: err}
 	}

@@ -113,10 +113,7 @@ func cmdPlan(ctx context.Context, args []string, stdio IO) error {
 		return err
 	}
 	defer db.Close()
-	planCfg := plan.ConfigFromEnv(cfg.env)
-	if err := cfg.env.Err(); err != nil {
-		return &exitError{code: 2, err: err}
-	}
+	planCfg := cfg.Plan
 	// Plan against the pool version the servers use (the newest stored
 	// one; the embedded pool is imported first on an empty database).
 	pm := poolsync.New(db, logger)

@@ -34,10 +34,7 @@ func (l ledger) Settle(ctx context.Context, id string, s provider.Settlement) er
 // openProviders builds the image generator (real providers in fallback
 // order, or the simulator when none is configured) and the prompt enhancer.
 func (a *app) openProviders(ctx context.Context, api *httpapi.Deps) error {
-	pcfg, err := provider.ConfigFromEnv(a.cfg.env)
-	if err != nil {
-		return &exitError{code: 2, err: err}
-	}
+	pcfg := a.cfg.Providers
 	if err := a.openClusterLimits(); err != nil {
 		return err
 	}

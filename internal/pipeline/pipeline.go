@@ -121,7 +121,7 @@ func qcRetriesFromEnv(n int) int {
 
 // ConfigFromEnv reads LUDENG_PIPELINE_* variables.
 func ConfigFromEnv(env *config.Env) Config {
-	return Config{
+	c := Config{
 		Concurrency:            env.Int("LUDENG_PIPELINE_CONCURRENCY", 5, 1, 500),
 		EnhanceTimeout:         env.Duration("LUDENG_PIPELINE_ENHANCE_TIMEOUT", 3*time.Minute),
 		GenerateTimeout:        env.Duration("LUDENG_PIPELINE_JOB_TIMEOUT", 10*time.Minute),
@@ -140,6 +140,11 @@ func ConfigFromEnv(env *config.Env) Config {
 		PauseAfterCrash:        env.Bool("LUDENG_PIPELINE_PAUSE_AFTER_CRASH", false),
 		APIOnly:                !env.Bool("LUDENG_PIPELINE_WORKERS", true),
 	}
+	if c.NodeDeadAfter < 3*c.HeartbeatInterval {
+		env.Fail("LUDENG_NODE_DEAD_AFTER", "must be at least three LUDENG_NODE_HEARTBEAT intervals (%s), got %s",
+			3*c.HeartbeatInterval, c.NodeDeadAfter)
+	}
+	return c
 }
 
 func (c Config) withDefaults() Config {
