@@ -16,6 +16,7 @@ type Reader struct {
 	now         func() time.Time
 	money       func(int64) Money
 	concurrency int
+	loc         *time.Location
 
 	mu    sync.Mutex
 	cache map[string]*cached
@@ -49,6 +50,8 @@ type Options struct {
 	Money func(int64) Money
 	// Concurrency is the pipeline's generations in flight per node, for the ETA.
 	Concurrency int
+	// Location is LUDENG_TIMEZONE: the days and months of usage (default UTC).
+	Location *time.Location
 }
 
 // New returns a Reader over db.
@@ -59,7 +62,10 @@ func New(db *store.DB, o Options) *Reader {
 	if o.Concurrency < 1 {
 		o.Concurrency = 1
 	}
-	return &Reader{db: db, now: o.Now, money: o.Money, concurrency: o.Concurrency, cache: map[string]*cached{}}
+	if o.Location == nil {
+		o.Location = time.UTC
+	}
+	return &Reader{db: db, now: o.Now, money: o.Money, concurrency: o.Concurrency, loc: o.Location, cache: map[string]*cached{}}
 }
 
 // ContentURLs are an image's content links by size.

@@ -38,7 +38,8 @@ func newBatchAPI(s *Server, d BatchDeps) *batchAPI {
 		d.Location = time.UTC
 	}
 	a := &batchAPI{s: s, d: d}
-	a.views = batchview.New(s.db, batchview.Options{Now: s.now, Money: a.money, Concurrency: d.Pipeline.Config().Concurrency})
+	a.views = batchview.New(s.db, batchview.Options{Now: s.now, Money: a.money, Concurrency: d.Pipeline.Config().Concurrency,
+		Location: d.Location})
 	return a
 }
 

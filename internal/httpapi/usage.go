@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"net/http"
-	"sort"
 	"time"
 
 	"github.com/ludeng/ludeng/internal/batchview"
@@ -12,70 +11,17 @@ import (
 )
 
 func (a *batchAPI) usage(w http.ResponseWriter, r *http.Request) error {
-	u := UserFrom(r.Context())
-	loc := a.d.Location
-	now := a.s.now().In(loc)
-	month := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, loc)
-	day := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, loc)
-	since := month
+	var since *time.Time
 	if v := r.URL.Query().Get("since"); v != "" {
 		t, err := time.Parse(time.RFC3339, v)
 		if err != nil {
 			return fault.New(fault.Invalid, "bad_time", "since must be an RFC 3339 time.")
 		}
-		since = t
+		since = &t
 	}
-	from := month
-	if since.Before(from) {
-		from = since
-	}
-	rows, err := a.s.db.UsageRows(r.Context(), u.ID, from)
+	out, err := a.views.Usage(r.Context(), UserFrom(r.Context()), since)
 	if err != nil {
 		return err
-	}
-	type key struct{ day, provider string }
-	agg := map[key]*[2]int64{}
-	var spentDay, spentMonth int64
-	for _, row := range rows {
-		t := row.At.In(loc)
-		if !t.Before(day) {
-			spentDay += row.CostMicros
-		}
-		if !t.Before(month) {
-			spentMonth += row.CostMicros
-		}
-		if t.Before(since) {
-			continue
-		}
-		k := key{t.Format("2006-01-02"), row.Provider}
-		if agg[k] == nil {
-			agg[k] = &[2]int64{}
-		}
-		agg[k][0] += row.CostMicros
-		agg[k][1] += row.Images
-	}
-	keys := make([]key, 0, len(agg))
-	for k := range agg {
-		keys = append(keys, k)
-	}
-	sort.Slice(keys, func(i, j int) bool {
-		if keys[i].day != keys[j].day {
-			return keys[i].day < keys[j].day
-		}
-		return keys[i].provider < keys[j].provider
-	})
-	items := make([]batchview.UsageRow, 0, len(keys))
-	for _, k := range keys {
-		items = append(items, batchview.UsageRow{Day: k.day, Provider: k.provider, Cost: a.money(agg[k][0]), Images: agg[k][1]})
-	}
-	out := batchview.Usage{Items: items, SpentToday: a.money(spentDay), SpentThisMonth: a.money(spentMonth)}
-	if u.DailyBudgetMicros != nil {
-		m := a.money(max(*u.DailyBudgetMicros-spentDay, 0))
-		out.RemainingToday = &m
-	}
-	if u.MonthlyBudgetMicros != nil {
-		m := a.money(max(*u.MonthlyBudgetMicros-spentMonth, 0))
-		out.RemainingThisMonth = &m
 	}
 	return writeJSON(w, http.StatusOK, out)
 }
