@@ -9,7 +9,6 @@ import (
 	"io"
 	"mime"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -18,7 +17,6 @@ import (
 	"github.com/ludeng/ludeng/internal/blob"
 	"github.com/ludeng/ludeng/internal/fault"
 	"github.com/ludeng/ludeng/internal/pipeline"
-	"github.com/ludeng/ludeng/internal/plan"
 	"github.com/ludeng/ludeng/internal/provider"
 	"github.com/ludeng/ludeng/internal/store"
 	"github.com/ludeng/ludeng/internal/zipstream"
@@ -122,27 +120,6 @@ func (a *batchAPI) star(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, ImageStarResponse{ImageID: im.ID, Starred: *req.Starred})
 }
 
-// groupFacts are what names and notes say about a group.
-type groupFacts struct {
-	scene plan.Scene
-	cmb   plan.Combination
-}
-
-func factsOf(g *store.Group) groupFacts {
-	return groupFacts{scene: g.Scene, cmb: g.Combination}
-}
-
-// imageFileName is an image's readable name, "01_延庆区_8月_清晨晴.jpg":
-// group number, county, month, time and weather.
-func imageFileName(g *store.Group, im *store.Image) string {
-	f := factsOf(g)
-	ext := ".jpg"
-	if im.MIME == "image/png" {
-		ext = ".png"
-	}
-	return zipstream.FolderName(g.Index+1, f.scene.County, strconv.Itoa(f.cmb.Month)+"月", pipeline.VariantLabelZH(im.Variant)) + ext
-}
-
 // attachment sets a download's Content-Disposition with a UTF-8 file name
 // (RFC 6266 filename*) and an ASCII fallback for old clients.
 func attachment(w http.ResponseWriter, name, fallback string) {
@@ -186,7 +163,7 @@ func (a *batchAPI) imageDownload(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	defer rc.Close()
-	attachment(w, imageFileName(g, im), "ludeng_"+im.ID+extOf(im.ResultKey))
+	attachment(w, batchview.FileName(g, im), "ludeng_"+im.ID+extOf(im.ResultKey))
 	w.Header().Set("Content-Type", im.MIME)
 	w.Header().Set("Cache-Control", "private, no-store")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
@@ -194,50 +171,10 @@ func (a *batchAPI) imageDownload(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// zipName is the archive's file name: the batch name (or its first
-// groups' places), then the group, then what was selected.
-func zipName(label string, groups []*store.Group, b *store.Batch, g *store.Group, suffix string) string {
-	name := label
-	if name == "" {
-		name = DefaultBatchName(groups)
-	}
-	if name == "" {
-		name = "ludeng_" + b.ID
-	}
-	name = zipstream.SafeName(name)
-	if g != nil {
-		f := factsOf(g)
-		name += "_" + zipstream.FolderName(g.Index+1, f.scene.County)
-	}
-	if suffix != "" {
-		name += "_" + suffix
-	}
-	return name + ".zip"
-}
-
-// DefaultBatchName names a batch after its first two groups' counties and
-// months ("延庆区8月、信都区7月 等4组"), the default the SPA shows.
-func DefaultBatchName(groups []*store.Group) string {
-	var parts []string
-	for _, g := range groups {
-		if len(parts) == 2 {
-			break
-		}
-		f := factsOf(g)
-		if f.scene.County != "" {
-			parts = append(parts, f.scene.County+strconv.Itoa(f.cmb.Month)+"月")
-		}
-	}
-	name := strings.Join(parts, "、")
-	if len(groups) > len(parts) && name != "" {
-		name += " 等" + strconv.Itoa(len(groups)) + "组"
-	}
-	return name
-}
-
-// download streams the batch (or one group) as a zip: a folder per group
-// with readable image names and the group's note.txt, and the manifest.
-// ?starred=true or ?images=id,id narrows it to a selection, written flat.
+// download streams the batch (or one group) as a zip (batchview.Archive):
+// a folder per group with readable image names and the group's note.txt,
+// and the manifest. ?starred=true or ?images=id,id narrows it to a
+// selection, written flat.
 func (a *batchAPI) download(w http.ResponseWriter, r *http.Request) error {
 	viewer, err := a.viewer(r)
 	if err != nil {
@@ -252,117 +189,48 @@ func (a *batchAPI) download(w http.ResponseWriter, r *http.Request) error {
 		return store.ErrBatchNotFound
 	}
 	q := r.URL.Query()
-	var only map[string]bool
-	suffix := ""
+	sel := batchview.Selection{GroupID: r.PathValue("gid")}
 	switch {
 	case q.Get("images") != "":
-		only = map[string]bool{}
+		sel.Images = []string{}
+		seen := map[string]bool{}
 		for _, id := range strings.Split(q.Get("images"), ",") {
-			if id = strings.TrimSpace(id); id != "" {
-				only[id] = true
+			if id = strings.TrimSpace(id); id != "" && !seen[id] {
+				seen[id] = true
+				sel.Images = append(sel.Images, id)
 			}
 		}
-		if len(only) > 1000 {
-			return fault.New(fault.Invalid, "selection_too_large", "Select at most 1000 images.")
+		if len(sel.Images) > batchview.MaxSelectedImages {
+			return fault.Newf(fault.Invalid, "selection_too_large", "Select at most %d images.", batchview.MaxSelectedImages)
 		}
-		suffix = "已选" + strconv.Itoa(len(only)) + "张"
 	case q.Get("starred") == "true":
-		if only, err = a.s.db.StarredOf(ctx, b.ID); err != nil {
-			return err
-		}
-		suffix = "星标"
+		sel.Starred = true
 	case q.Get("starred") != "":
 		return fault.New(fault.Invalid, "bad_starred", "starred must be true when given.")
 	}
-	gid := r.PathValue("gid")
-	groups, err := a.s.db.GroupsOf(ctx, b.ID)
+	arc, err := a.views.Archive(ctx, b, sel)
 	if err != nil {
 		return err
 	}
-	imgs, err := a.s.db.ImagesOf(ctx, b.ID)
-	if err != nil {
-		return err
-	}
-	notes, err := a.s.db.NotesOf(ctx, b.ID)
-	if err != nil {
-		return err
-	}
-	labels, err := a.s.db.BatchLabels(ctx, []string{b.ID})
-	if err != nil {
-		return err
-	}
-	pl := b.Plan
-	byID := map[string]*store.Group{}
-	folder := map[string]string{}
-	var group *store.Group
-	for _, g := range groups {
-		byID[g.ID] = g
-		f := factsOf(g)
-		folder[g.ID] = zipstream.FolderName(g.Index+1, f.scene.Province+f.scene.County, strconv.Itoa(f.cmb.Month)+"月", f.scene.Road.ZH)
-		if g.ID == gid {
-			group = g
-		}
-	}
-	if gid != "" && group == nil {
-		return store.ErrNotFound
-	}
-	flat := only != nil
-	manifest := &zipstream.Manifest{Columns: []string{"group", "folder", "file", "county", "province", "month", "road", "elements",
-		"variant", "prompt_source", "prompt", "note_title", "note_body", "note_hashtags"},
-		Meta: map[string]any{"batch_id": b.ID, "name": labels[b.ID].Name, "status": b.Status, "seed": b.Seed, "plan": pl}}
-	var entries []zipstream.Entry
-	withNote := map[string]bool{}
-	for _, im := range imgs {
-		if im.Status != store.ImageSucceeded || (gid != "" && im.GroupID != gid) || (only != nil && !only[im.ID]) {
-			continue
-		}
-		g := byID[im.GroupID]
-		if g == nil {
-			continue
-		}
-		name := imageFileName(g, im)
-		p := name
-		if !flat {
-			p = folder[g.ID] + "/" + name
-		}
-		key := im.ResultKey
-		entries = append(entries, zipstream.Entry{Path: p, Size: im.Bytes, Modified: im.UpdatedAt,
-			Open: func() (io.ReadCloser, error) {
-				rc, _, err := a.d.Blobs.Get(ctx, key)
-				return rc, err
-			}})
-		f := factsOf(g)
-		row := []string{strconv.Itoa(g.Index + 1), folder[g.ID], name, f.scene.County, f.scene.Province, strconv.Itoa(f.cmb.Month),
-			f.scene.Road.ZH, strings.Join(f.cmb.Elements, "+"), im.Variant.ID, im.PromptSource, im.Prompt, "", "", ""}
-		if n := notes[g.ID]; n != nil {
-			row[11], row[12], row[13] = n.Title, n.Body, strings.Join(n.Hashtags, " ")
-			if !flat && !withNote[g.ID] {
-				withNote[g.ID] = true
-				text := []byte(NoteText(n))
-				entries = append(entries, zipstream.Entry{Path: folder[g.ID] + "/note.txt", Size: int64(len(text)), Modified: n.UpdatedAt,
-					Open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(text)), nil }})
+	entries := make([]zipstream.Entry, len(arc.Files))
+	for i, f := range arc.Files {
+		entries[i] = zipstream.Entry{Path: f.Path, Size: f.Size, Modified: f.Modified, Open: func() (io.ReadCloser, error) {
+			if f.ResultKey == "" {
+				return io.NopCloser(bytes.NewReader(f.Text)), nil
 			}
-		}
-		manifest.Rows = append(manifest.Rows, row)
+			rc, _, err := a.d.Blobs.Get(ctx, f.ResultKey)
+			return rc, err
+		}}
 	}
 	w.Header().Set("Content-Type", "application/zip")
-	attachment(w, zipName(labels[b.ID].Name, groups, b, group, suffix), "ludeng_"+b.ID+".zip")
+	attachment(w, arc.Name, "ludeng_"+b.ID+".zip")
 	w.Header().Set("Cache-Control", "private, no-store")
 	w.WriteHeader(http.StatusOK)
-	if err := zipstream.Write(ctx, w, entries, zipstream.Options{Manifest: manifest, Location: a.d.Location}); err != nil {
+	if err := zipstream.Write(ctx, w, entries, zipstream.Options{Manifest: arc.Manifest, Location: a.d.Location}); err != nil {
 		// Headers are sent: abort the connection so the client sees a failed download.
 		panic(http.ErrAbortHandler)
 	}
 	return nil
-}
-
-// NoteText is a post kit as the operator pastes it: title, body, hashtags.
-func NoteText(n *store.GroupNote) string {
-	tags := make([]string, len(n.Hashtags))
-	for i, t := range n.Hashtags {
-		tags[i] = "#" + t
-	}
-	return n.Title + "\n\n" + n.Body + "\n\n" + strings.Join(tags, " ") + "\n"
 }
 
 func (a *batchAPI) regenerate(w http.ResponseWriter, r *http.Request) error {
@@ -566,7 +434,7 @@ func noteResponse(n *store.GroupNote, reason string) GroupNoteResponse {
 		tags = []string{}
 	}
 	return GroupNoteResponse{GroupID: n.GroupID, Tone: n.Tone, Title: n.Title, Body: n.Body, Hashtags: tags, Source: n.Source,
-		FallbackReason: reason, UpdatedAt: n.UpdatedAt, Text: NoteText(n)}
+		FallbackReason: reason, UpdatedAt: n.UpdatedAt, Text: batchview.NoteText(n)}
 }
 
 func (a *batchAPI) ownGroup(r *http.Request) (*store.Batch, *store.Group, error) {
@@ -693,7 +561,7 @@ func (a *batchAPI) decorateView(ctx context.Context, b *store.Batch, v *batchvie
 	}
 	l := labels[b.ID]
 	v.Name = l.Name
-	v.DefaultName = DefaultBatchName(rows.Groups)
+	v.DefaultName = batchview.DefaultName(rows.Groups)
 	v.Archived = l.ArchivedAt != nil
 	v.StarredDownload = "/api/v1/batches/" + b.ID + "/download?starred=true"
 	for gi := range v.Groups {
@@ -718,7 +586,7 @@ func (a *batchAPI) decorateView(ctx context.Context, b *store.Batch, v *batchvie
 			imm.Instruction = pipeline.Instruction(im.Prompt)
 			imm.Prompt = im.Prompt
 			if g := byGroup[im.GroupID]; g != nil {
-				imm.FileName = imageFileName(g, im)
+				imm.FileName = batchview.FileName(g, im)
 				imm.LabelZH = pipeline.VariantLabelZH(im.Variant)
 			}
 		}
