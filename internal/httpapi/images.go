@@ -1,19 +1,14 @@
 package httpapi
 
 import (
-	"bytes"
-	"context"
 	"errors"
-	"fmt"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/ludeng/ludeng/internal/batchview"
 	"github.com/ludeng/ludeng/internal/blob"
 	"github.com/ludeng/ludeng/internal/config"
 	"github.com/ludeng/ludeng/internal/fault"
-	"github.com/ludeng/ludeng/internal/imaging"
 	"github.com/ludeng/ludeng/internal/signedurl"
 	"github.com/ludeng/ludeng/internal/store"
 )
@@ -92,7 +87,7 @@ func (a *batchAPI) imageContent(w http.ResponseWriter, r *http.Request) error {
 func (a *batchAPI) redirectImage(w http.ResponseWriter, r *http.Request, resultKey, key, ctype string) error {
 	if key != resultKey {
 		if _, err := a.d.Blobs.Stat(r.Context(), key); errors.Is(err, blob.ErrNotFound) {
-			if err := a.makeVariants(r.Context(), resultKey); err != nil {
+			if err := batchview.MakeSizes(r.Context(), a.d.Blobs, resultKey); err != nil {
 				return err
 			}
 		} else if err != nil {
@@ -106,34 +101,4 @@ func (a *batchAPI) redirectImage(w http.ResponseWriter, r *http.Request, resultK
 	w.Header().Set("Cache-Control", "private, no-store")
 	http.Redirect(w, r, u, http.StatusFound)
 	return nil
-}
-
-// makeVariants stores <result>.thumb.jpg, .preview.jpg and .card.jpg beside a result.
-func (a *batchAPI) makeVariants(ctx context.Context, resultKey string) error {
-	rc, _, err := a.d.Blobs.Get(ctx, resultKey)
-	if err != nil {
-		return err
-	}
-	img, _, err := imaging.DecodeAny(rc, 64<<20)
-	rc.Close()
-	if err != nil {
-		return fmt.Errorf("decode result: %w", err)
-	}
-	v, err := imaging.MakeVariants(img)
-	if err != nil {
-		return err
-	}
-	base := strings.TrimSuffix(resultKey, extOf(resultKey))
-	if _, err := a.d.Blobs.Put(ctx, base+"."+blob.VariantThumb, bytes.NewReader(v.Thumb)); err != nil {
-		return err
-	}
-	if _, err := a.d.Blobs.Put(ctx, base+"."+blob.VariantPreview, bytes.NewReader(v.Preview)); err != nil {
-		return err
-	}
-	var card bytes.Buffer
-	if err := imaging.EncodeJPEG(&card, imaging.Card(img), imaging.VariantQuality); err != nil {
-		return err
-	}
-	_, err = a.d.Blobs.Put(ctx, base+".card.jpg", bytes.NewReader(card.Bytes()))
-	return err
 }

@@ -3,8 +3,6 @@ package httpapi
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"io"
 	"mime"
@@ -284,14 +282,14 @@ func versionItems(im *store.Image, kept []*store.ImageVersion) []ImageVersionIte
 		base := "/api/v1/images/" + im.ID + "/versions/" + v.ID + "/content?size="
 		urls := batchview.ImageURLs{Card: base + "card", Preview: base + "preview", Full: base + "full"}
 		if cur {
-			urls = contentURLsOf(im)
+			urls = batchview.ResultURLs(im)
 		}
 		out = append(out, ImageVersionItem{ID: v.ID, Current: cur, Instruction: v.Instruction, Provider: v.Provider,
 			Width: v.Width, Height: v.Height, CreatedAt: v.CreatedAt, URLs: urls})
 	}
 	if !seenCurrent && im.ResultKey != "" && im.Status == store.ImageSucceeded {
 		out = append(out, ImageVersionItem{ID: "current", Current: true, Instruction: pipeline.Instruction(im.Prompt),
-			Provider: im.Provider, Width: im.Width, Height: im.Height, CreatedAt: im.UpdatedAt, URLs: contentURLsOf(im)})
+			Provider: im.Provider, Width: im.Width, Height: im.Height, CreatedAt: im.UpdatedAt, URLs: batchview.ResultURLs(im)})
 	}
 	return out
 }
@@ -351,21 +349,16 @@ func (a *batchAPI) versionContent(w http.ResponseWriter, r *http.Request) error 
 // serveResult answers a result or one of its derived sizes (made on first
 // request), cacheable by URL: every URL names one result for good.
 func (a *batchAPI) serveResult(w http.ResponseWriter, r *http.Request, resultKey, ctype, size string) error {
-	key := resultKey
-	switch size {
-	case "", "full":
-	case "thumb", "preview", "card":
-		key = strings.TrimSuffix(key, extOf(key)) + "." + size + ".jpg"
-		ctype = "image/jpeg"
-	default:
-		return fault.New(fault.Invalid, "bad_size", "size must be thumb, card, preview or full.").With("allowed", []string{"thumb", "card", "preview", "full"})
+	key, ctype, err := batchview.SizeKey(resultKey, ctype, size)
+	if err != nil {
+		return err
 	}
 	if a.d.Presign != nil {
 		return a.redirectImage(w, r, resultKey, key, ctype)
 	}
 	rc, _, err := a.d.Blobs.Get(r.Context(), key)
 	if errors.Is(err, blob.ErrNotFound) && key != resultKey {
-		if err = a.makeVariants(r.Context(), resultKey); err == nil {
+		if err = batchview.MakeSizes(r.Context(), a.d.Blobs, resultKey); err == nil {
 			rc, _, err = a.d.Blobs.Get(r.Context(), key)
 		}
 	}
@@ -375,7 +368,7 @@ func (a *batchAPI) serveResult(w http.ResponseWriter, r *http.Request, resultKey
 	defer rc.Close()
 	h := w.Header()
 	h.Set("Content-Type", ctype)
-	h.Set("ETag", `"`+resultTag(resultKey)+"-"+size+`"`)
+	h.Set("ETag", `"`+batchview.ResultTag(resultKey)+"-"+size+`"`)
 	// A URL with ?v= names one result for good; one without (live events)
 	// follows the current result, so it is revalidated by its ETag.
 	if r.URL.Query().Get("v") != "" {
@@ -386,23 +379,6 @@ func (a *batchAPI) serveResult(w http.ResponseWriter, r *http.Request, resultKey
 	h.Set("X-Content-Type-Options", "nosniff")
 	http.ServeContent(w, r, "", time.Time{}, rc)
 	return nil
-}
-
-// resultTag is a short stable tag of a result key: content URLs carry it
-// (?v=) so a regenerated or reselected image is never served from cache.
-func resultTag(key string) string {
-	s := sha256.Sum256([]byte(key))
-	return hex.EncodeToString(s[:6])
-}
-
-// contentURLsOf are the content links of an image's current result.
-func contentURLsOf(im *store.Image) batchview.ImageURLs {
-	if im.ResultKey == "" {
-		return batchview.ImageURLs{}
-	}
-	base := "/api/v1/images/" + im.ID + "/content?v=" + resultTag(im.ResultKey) + "&size="
-	return batchview.ImageURLs{Thumb: base + "thumb", Card: base + "card", Preview: base + "preview", Full: base + "full",
-		Download: "/api/v1/images/" + im.ID + "/download"}
 }
 
 // PostKitTone is a tone preset of post kits.
@@ -581,7 +557,7 @@ func (a *batchAPI) decorateView(ctx context.Context, b *store.Batch, v *batchvie
 				done++
 			}
 			imm.Starred = starred[im.ID]
-			imm.URLs = contentURLsOf(im)
+			imm.URLs = batchview.ResultURLs(im)
 			imm.Versions = len(versionItems(im, versions[im.ID]))
 			imm.Instruction = pipeline.Instruction(im.Prompt)
 			imm.Prompt = im.Prompt
