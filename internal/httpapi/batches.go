@@ -91,7 +91,7 @@ func (a *batchAPI) view(ctx context.Context, b *store.Batch) (*batchview.Batch, 
 	if err != nil {
 		return nil, err
 	}
-	if err := a.decorateView(ctx, b, v, rows); err != nil {
+	if err := a.views.Decorate(ctx, b, v, rows); err != nil {
 		return nil, err
 	}
 	return v, nil
@@ -160,7 +160,7 @@ func (a *batchAPI) list(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := a.decorateList(r.Context(), items); err != nil {
+	if err := a.views.Label(r.Context(), items); err != nil {
 		return err
 	}
 	return writeJSON(w, http.StatusOK, batchview.SummaryPage{Items: items, NextCursor: next})

@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"io"
 	"mime"
@@ -14,7 +13,6 @@ import (
 	"github.com/ludeng/ludeng/internal/batchview"
 	"github.com/ludeng/ludeng/internal/blob"
 	"github.com/ludeng/ludeng/internal/fault"
-	"github.com/ludeng/ludeng/internal/pipeline"
 	"github.com/ludeng/ludeng/internal/provider"
 	"github.com/ludeng/ludeng/internal/store"
 	"github.com/ludeng/ludeng/internal/zipstream"
@@ -255,43 +253,11 @@ func (a *batchAPI) regenerate(w http.ResponseWriter, r *http.Request) error {
 }
 
 // ImageVersionItem is one result an image has had.
-type ImageVersionItem struct {
-	ID          string              `json:"id"`
-	Current     bool                `json:"current"`
-	Instruction string              `json:"instruction"`
-	Provider    string              `json:"provider"`
-	Width       int                 `json:"width"`
-	Height      int                 `json:"height"`
-	CreatedAt   time.Time           `json:"created_at"`
-	URLs        batchview.ImageURLs `json:"urls"`
-}
+type ImageVersionItem = batchview.ImageVersionItem
 
 // ImageVersionList lists an image's versions, oldest first.
 type ImageVersionList struct {
 	Items []ImageVersionItem `json:"items"`
-}
-
-// versionItems merges the kept versions with the current result (which is
-// kept only once another one replaces it).
-func versionItems(im *store.Image, kept []*store.ImageVersion) []ImageVersionItem {
-	out := []ImageVersionItem{}
-	seenCurrent := false
-	for _, v := range kept {
-		cur := v.ResultKey == im.ResultKey
-		seenCurrent = seenCurrent || cur
-		base := "/api/v1/images/" + im.ID + "/versions/" + v.ID + "/content?size="
-		urls := batchview.ImageURLs{Card: base + "card", Preview: base + "preview", Full: base + "full"}
-		if cur {
-			urls = batchview.ResultURLs(im)
-		}
-		out = append(out, ImageVersionItem{ID: v.ID, Current: cur, Instruction: v.Instruction, Provider: v.Provider,
-			Width: v.Width, Height: v.Height, CreatedAt: v.CreatedAt, URLs: urls})
-	}
-	if !seenCurrent && im.ResultKey != "" && im.Status == store.ImageSucceeded {
-		out = append(out, ImageVersionItem{ID: "current", Current: true, Instruction: pipeline.Instruction(im.Prompt),
-			Provider: im.Provider, Width: im.Width, Height: im.Height, CreatedAt: im.UpdatedAt, URLs: batchview.ResultURLs(im)})
-	}
-	return out
 }
 
 func (a *batchAPI) versions(w http.ResponseWriter, r *http.Request) error {
@@ -303,7 +269,7 @@ func (a *batchAPI) versions(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, ImageVersionList{Items: versionItems(im, kept)})
+	return writeJSON(w, http.StatusOK, ImageVersionList{Items: batchview.Versions(im, kept)})
 }
 
 func (a *batchAPI) selectVersion(w http.ResponseWriter, r *http.Request) error {
@@ -404,15 +370,6 @@ func (a *batchAPI) tones(w http.ResponseWriter, r *http.Request) error {
 // GroupNoteResponse is a group's post kit (Xiaohongshu note draft).
 type GroupNoteResponse = batchview.GroupNote
 
-func noteResponse(n *store.GroupNote, reason string) GroupNoteResponse {
-	tags := n.Hashtags
-	if tags == nil {
-		tags = []string{}
-	}
-	return GroupNoteResponse{GroupID: n.GroupID, Tone: n.Tone, Title: n.Title, Body: n.Body, Hashtags: tags, Source: n.Source,
-		FallbackReason: reason, UpdatedAt: n.UpdatedAt, Text: batchview.NoteText(n)}
-}
-
 func (a *batchAPI) ownGroup(r *http.Request) (*store.Batch, *store.Group, error) {
 	b, err := a.own(r)
 	if err != nil {
@@ -455,7 +412,7 @@ func (a *batchAPI) writeNote(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusCreated, noteResponse(n, reason))
+	return writeJSON(w, http.StatusCreated, batchview.Note(n, reason))
 }
 
 // Limits of an edited note: Xiaohongshu's own (title 20, body 1000).
@@ -495,96 +452,7 @@ func (a *batchAPI) editNote(w http.ResponseWriter, r *http.Request) error {
 	if err := a.d.Pipeline.EditPostKit(r.Context(), n); err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, noteResponse(n, ""))
+	return writeJSON(w, http.StatusOK, batchview.Note(n, ""))
 }
 
 // ---- the batch view's picking fields ----
-
-// decorateView adds the picking fields to a batch view: the batch name
-// (and its default), per group its note and progress, per image whether
-// it is starred, its readable file name, how many versions it has, and
-// content links that change with the result. Stars, notes, versions and
-// names change without batch events, so they are read on every view;
-// groups and images come from the read model's rows.
-func (a *batchAPI) decorateView(ctx context.Context, b *store.Batch, v *batchview.Batch, rows batchview.Rows) error {
-	starred, err := a.s.db.StarredOf(ctx, b.ID)
-	if err != nil {
-		return err
-	}
-	notes, err := a.s.db.NotesOf(ctx, b.ID)
-	if err != nil {
-		return err
-	}
-	kept, err := a.s.db.VersionsOfBatch(ctx, b.ID)
-	if err != nil {
-		return err
-	}
-	labels, err := a.s.db.BatchLabels(ctx, []string{b.ID})
-	if err != nil {
-		return err
-	}
-	versions := map[string][]*store.ImageVersion{}
-	for _, k := range kept {
-		versions[k.ImageID] = append(versions[k.ImageID], k)
-	}
-	byImage := map[string]*store.Image{}
-	for _, im := range rows.Images {
-		byImage[im.ID] = im
-	}
-	byGroup := map[string]*store.Group{}
-	for _, g := range rows.Groups {
-		byGroup[g.ID] = g
-	}
-	l := labels[b.ID]
-	v.Name = l.Name
-	v.DefaultName = batchview.DefaultName(rows.Groups)
-	v.Archived = l.ArchivedAt != nil
-	v.StarredDownload = "/api/v1/batches/" + b.ID + "/download?starred=true"
-	for gi := range v.Groups {
-		gm := &v.Groups[gi]
-		if n := notes[gm.ID]; n != nil {
-			nr := noteResponse(n, "")
-			gm.Note = &nr
-		}
-		done := 0
-		for ii := range gm.Images {
-			imm := &gm.Images[ii]
-			im := byImage[imm.ID]
-			if im == nil {
-				continue
-			}
-			if im.Status == store.ImageSucceeded {
-				done++
-			}
-			imm.Starred = starred[im.ID]
-			imm.URLs = batchview.ResultURLs(im)
-			imm.Versions = len(versionItems(im, versions[im.ID]))
-			imm.Instruction = pipeline.Instruction(im.Prompt)
-			imm.Prompt = im.Prompt
-			if g := byGroup[im.GroupID]; g != nil {
-				imm.FileName = batchview.FileName(g, im)
-				imm.LabelZH = pipeline.VariantLabelZH(im.Variant)
-			}
-		}
-		gm.Progress = batchview.GroupProgress{Succeeded: done, Total: len(gm.Images)}
-	}
-	return nil
-}
-
-// decorateList adds the name and archive state to batch list items.
-func (a *batchAPI) decorateList(ctx context.Context, items []batchview.Summary) error {
-	ids := make([]string, 0, len(items))
-	for _, it := range items {
-		ids = append(ids, it.ID)
-	}
-	labels, err := a.s.db.BatchLabels(ctx, ids)
-	if err != nil {
-		return err
-	}
-	for i := range items {
-		l := labels[items[i].ID]
-		items[i].Name = l.Name
-		items[i].Archived = l.ArchivedAt != nil
-	}
-	return nil
-}
