@@ -3,10 +3,13 @@ package pipeline
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"image"
 	"image/jpeg"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 
@@ -16,7 +19,6 @@ import (
 	"github.com/ludeng/ludeng/internal/plan"
 	"github.com/ludeng/ludeng/internal/provider"
 	"github.com/ludeng/ludeng/internal/store"
-	"github.com/ludeng/ludeng/internal/store/storetest"
 )
 
 // Unit tests of the pipeline's own rules on SQLite, without River running
@@ -40,9 +42,7 @@ type ruleBundle struct {
 func newRuleBundle(t *testing.T, cfg Config, groups int, imageStatus string, opts ...func(*Deps)) *ruleBundle {
 	t.Helper()
 	ctx := context.Background()
-	db := storetest.Open(t, store.SQLite)
-	_, err := Migrate(ctx, db)
-	require.NoError(t, err)
+	db := openMigrated(t)
 	d := Deps{DB: db}
 	for _, o := range opts {
 		o(&d)
@@ -74,6 +74,63 @@ func newRuleBundle(t *testing.T, cfg Config, groups int, imageStatus string, opt
 		return db.CreateBatch(ctx, tx, b, gs, ims)
 	}))
 	return &ruleBundle{p: p, db: db, b: b, gs: gs, ims: ims}
+}
+
+// migratedTemplate is a SQLite file with the application's and River's
+// migrations applied, made once per test binary: each bundle starts from a
+// copy, as migrating under -race costs seconds per database.
+var migratedTemplate struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+// openMigrated returns a fresh SQLite database with every migration applied.
+func openMigrated(t *testing.T) *store.DB {
+	t.Helper()
+	ctx := context.Background()
+	migratedTemplate.once.Do(func() {
+		dir, err := os.MkdirTemp("", "ludeng-pipeline-test-")
+		if err != nil {
+			migratedTemplate.err = err
+			return
+		}
+		migratedTemplate.path = filepath.Join(dir, "template.db")
+		migratedTemplate.err = func() error {
+			db, err := store.Open(ctx, store.Options{SQLitePath: migratedTemplate.path})
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			if _, err := db.Migrate(ctx); err != nil {
+				return err
+			}
+			_, err = Migrate(ctx, db)
+			return err
+		}()
+	})
+	require.NoError(t, migratedTemplate.err)
+	path := filepath.Join(t.TempDir(), "test.db")
+	for _, suffix := range []string{"", "-wal"} {
+		data, err := os.ReadFile(migratedTemplate.path + suffix)
+		if errors.Is(err, os.ErrNotExist) && suffix != "" {
+			continue
+		}
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(path+suffix, data, 0o600))
+	}
+	db, err := store.Open(ctx, store.Options{SQLitePath: path})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = db.Close() })
+	return db
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if migratedTemplate.path != "" {
+		_ = os.RemoveAll(filepath.Dir(migratedTemplate.path))
+	}
+	os.Exit(code)
 }
 
 func (rb *ruleBundle) image(t *testing.T, id string) *store.Image {
