@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -120,26 +119,7 @@ func (l liveSource) EventsAfter(ctx context.Context, batchID string, afterSeq in
 	}
 	out := make([]ws.Event, len(evs))
 	for i, e := range evs {
-		out[i] = ws.Event{Seq: e.Seq, Kind: string(e.Type), At: e.CreatedAt, Data: withURLs(e.Type, e.Data)}
+		out[i] = ws.Event{Seq: e.Seq, Kind: string(e.Type), At: e.CreatedAt, Data: batchview.LiveEventData(e.Type, e.Data)}
 	}
 	return out, nil
-}
-
-// withURLs adds an image.succeeded event's content links, so a client can
-// show the image without fetching the batch.
-func withURLs(kind store.EventKind, data json.RawMessage) json.RawMessage {
-	if kind != store.ImageKind(store.ImageSucceeded) {
-		return data
-	}
-	var m map[string]any
-	if json.Unmarshal(data, &m) != nil {
-		return data
-	}
-	if id, _ := m["image_id"].(string); id != "" {
-		m["urls"] = batchview.ContentURLs(id)
-		if b, err := json.Marshal(m); err == nil {
-			return b
-		}
-	}
-	return data
 }
