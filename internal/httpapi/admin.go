@@ -43,23 +43,13 @@ func (s *Server) handleAdminListUsers(w http.ResponseWriter, r *http.Request) er
 		users = users[:limit]
 		next = store.EncodeCursor(users[limit-1].ID)
 	}
-	out := make([]map[string]any, 0, len(users))
-	for _, u := range users {
-		out = append(out, adminUserJSON(u))
-	}
-	return writeJSON(w, http.StatusOK, map[string]any{"items": out, "next_cursor": next})
-}
-
-func adminUserJSON(u *store.User) map[string]any {
-	m := map[string]any{"id": u.ID, "username": u.Username, "role": u.Role, "disabled": u.Disabled,
-		"created_at": u.CreatedAt, "updated_at": u.UpdatedAt}
-	return m
+	return writeJSON(w, http.StatusOK, pageOf(users, next))
 }
 
 type createUserRequest struct {
-	Username string `json:"username"`
-	Password string `json:"password"`
-	Role     string `json:"role"`
+	Username string `json:"username" example:"ann"`
+	Password string `json:"password" doc:"At least 10 characters."`
+	Role     string `json:"role,omitempty" doc:"operator (default) or admin."`
 }
 
 // ValidUsername enforces the username policy shared by the API and the CLI.
@@ -115,7 +105,7 @@ func (s *Server) handleAdminCreateUser(w http.ResponseWriter, r *http.Request) e
 		return err
 	}
 	w.Header().Set("Location", "/api/v1/admin/users/"+u.ID)
-	return writeJSON(w, http.StatusCreated, adminUserJSON(u))
+	return writeJSON(w, http.StatusCreated, u)
 }
 
 func (s *Server) handleAdminGetUser(w http.ResponseWriter, r *http.Request) error {
@@ -123,13 +113,14 @@ func (s *Server) handleAdminGetUser(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, adminUserJSON(u))
+	return writeJSON(w, http.StatusOK, u)
 }
 
+// updateUserRequest changes what it names; an absent field stays.
 type updateUserRequest struct {
-	Role     *string `json:"role"`
-	Disabled *bool   `json:"disabled"`
-	Password *string `json:"password"`
+	Role     *string `json:"role,omitempty" doc:"operator or admin."`
+	Disabled *bool   `json:"disabled,omitempty"`
+	Password *string `json:"password,omitempty" doc:"A new password (at least 10 characters); ends the user's sessions and tokens."`
 }
 
 func (s *Server) handleAdminUpdateUser(w http.ResponseWriter, r *http.Request) error {
@@ -178,7 +169,7 @@ func (s *Server) handleAdminUpdateUser(w http.ResponseWriter, r *http.Request) e
 		return err
 	}
 	s.notifyRights(id)
-	return writeJSON(w, http.StatusOK, adminUserJSON(u))
+	return writeJSON(w, http.StatusOK, u)
 }
 
 func (s *Server) handleAdminAudit(w http.ResponseWriter, r *http.Request) error {
@@ -197,5 +188,5 @@ func (s *Server) handleAdminAudit(w http.ResponseWriter, r *http.Request) error 
 		items = items[:limit]
 		next = store.EncodeCursor(items[limit-1].ID)
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"items": items, "next_cursor": next})
+	return writeJSON(w, http.StatusOK, pageOf(items, next))
 }

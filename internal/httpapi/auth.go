@@ -137,8 +137,21 @@ func (s *Server) Audit(r *http.Request, tx *store.Tx, action, targetType, target
 }
 
 type loginRequest struct {
-	Username string `json:"username"`
+	Username string `json:"username" example:"admin"`
 	Password string `json:"password"`
+}
+
+// Me is the signed-in caller: the user, and the API token when the request
+// was authenticated by one (login answers the user only).
+type Me struct {
+	User  *store.User     `json:"user" nonnull:""`
+	Token *store.APIToken `json:"token,omitempty"`
+}
+
+// CreatedToken answers a token creation: the raw token, shown this once.
+type CreatedToken struct {
+	Token    string          `json:"token" doc:"The bearer token; it is never shown again."`
+	APIToken *store.APIToken `json:"api_token" nonnull:""`
 }
 
 // maxLoginUsername caps the username of a login before it is throttled,
@@ -214,7 +227,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 		Name: SessionCookie, Value: token, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode,
 		Secure: clientFrom(r.Context()).HTTPS, MaxAge: int(s.cfg.SessionTTL / time.Second),
 	})
-	return writeJSON(w, http.StatusOK, map[string]any{"user": u})
+	return writeJSON(w, http.StatusOK, Me{User: u})
 }
 
 func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) error {
@@ -253,16 +266,12 @@ func (s *Server) handleLogoutAll(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Server) handleMe(w http.ResponseWriter, r *http.Request) error {
 	p := principalFrom(r.Context())
-	out := map[string]any{"user": p.User}
-	if p.Token != nil {
-		out["token"] = p.Token
-	}
-	return writeJSON(w, http.StatusOK, out)
+	return writeJSON(w, http.StatusOK, Me{User: p.User, Token: p.Token})
 }
 
 type passwordRequest struct {
 	Current string `json:"current_password"`
-	New     string `json:"new_password"`
+	New     string `json:"new_password" doc:"At least 10 characters."`
 }
 
 func (s *Server) handleChangePassword(w http.ResponseWriter, r *http.Request) error {
@@ -313,12 +322,13 @@ func (s *Server) handleListTokens(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"items": toks, "next_cursor": ""})
+	// One page: a user has at most MaxTokensPerUser live tokens.
+	return writeJSON(w, http.StatusOK, pageOf(toks, ""))
 }
 
 type tokenRequest struct {
-	Name      string `json:"name"`
-	ExpiresIn string `json:"expires_in"`
+	Name      string `json:"name" example:"ci"`
+	ExpiresIn string `json:"expires_in,omitempty" example:"90d" doc:"Lifetime; default and maximum LUDENG_TOKEN_MAX_TTL."`
 }
 
 func (s *Server) handleCreateToken(w http.ResponseWriter, r *http.Request) error {
@@ -366,7 +376,7 @@ func (s *Server) handleCreateToken(w http.ResponseWriter, r *http.Request) error
 		return err
 	}
 	// The raw token is shown exactly once.
-	return writeJSON(w, http.StatusCreated, map[string]any{"token": token, "api_token": t})
+	return writeJSON(w, http.StatusCreated, CreatedToken{Token: token, APIToken: t})
 }
 
 func (s *Server) handleRevokeToken(w http.ResponseWriter, r *http.Request) error {

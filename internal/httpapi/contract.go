@@ -7,8 +7,12 @@ import (
 
 	"github.com/ludeng/ludeng/internal/apischema"
 	"github.com/ludeng/ludeng/internal/batchview"
+	"github.com/ludeng/ludeng/internal/pipeline"
 	"github.com/ludeng/ludeng/internal/plan"
+	"github.com/ludeng/ludeng/internal/pool"
+	"github.com/ludeng/ludeng/internal/provider"
 	"github.com/ludeng/ludeng/internal/store"
+	"github.com/ludeng/ludeng/internal/upload"
 )
 
 // Contract lists the Go types whose schemas are generated into
@@ -42,6 +46,7 @@ func Contract() *apischema.Registry {
 		NonNull([]batchview.Group{}).NonNull([]batchview.Image{}).NonNull([]batchview.QCEntry{}).
 		NonNull([]batchview.Summary{}).NonNull([]store.Event{}).NonNull([]plan.Scene{}).NonNull([]plan.Group{}).NonNull([]plan.Variant{}).NonNull([]plan.Label{}).NonNull(map[string]int{}).
 		NonNull([]batchview.UsageRow{}).NonNull([]*store.HistoryRow{}).
+		NonNull([]ImageVersionItem{}).NonNull([]PostKitTone{}).
 		Add("Usage", batchview.Usage{}, "A user's spend per day and provider, totals and what the budgets leave.").
 		Add("UsageRow", batchview.UsageRow{}, "Spend of one day and provider.").
 		Add("Budget", batchview.Budget{}, "A user's budgets (null: none).").
@@ -77,7 +82,74 @@ func Contract() *apischema.Registry {
 		Add("PlanGroup", plan.Group{}, "One planned group.").
 		Add("Combination", plan.Combination{}, "County, month, road and elements of a group.").
 		Add("Scene", plan.Scene{}, "A combination named for people.").
-		Add("Label", plan.Label{}, "An id with its Chinese and English names.")
+		Add("Label", plan.Label{}, "An id with its Chinese and English names.").
+		// Accounts, tokens, audit.
+		Add("User", store.User{}, "A user account; role is operator or admin.").
+		Add("UserPage", Page[*store.User]{}, "One page of the user list.").
+		Add("Me", Me{}, "The signed-in user, and the API token when the request used one (login answers the user only).").
+		Add("APIToken", store.APIToken{}, "An API token without its secret; expires_at null only for tokens made before lifetimes were capped.").
+		Add("APITokenPage", Page[*store.APIToken]{}, "The caller's API tokens (one page).").
+		Add("CreatedToken", CreatedToken{}, "A new API token with the raw bearer token, shown this once.").
+		Add("AuditEntry", store.AuditEntry{}, "One audit log record.").
+		Add("AuditPage", Page[store.AuditEntry]{}, "One page of the audit log, newest first.").
+		Add("LoginRequest", loginRequest{}, "Sign-in credentials.").
+		Add("PasswordChange", passwordRequest{}, "The current and the new password.").
+		Add("TokenCreate", tokenRequest{}, "A token to create.").
+		Add("UserCreate", createUserRequest{}, "An account to create.").
+		Add("UserUpdate", updateUserRequest{}, "Changes to an account; an absent field stays.").
+		// Element pool.
+		Add("PoolVersion", PoolVersion{}, "The element pool the server plans with.").
+		Add("PoolCounts", pool.Counts{}, "How many entries of each kind the pool has.").
+		Add("PoolChange", PoolChange{}, "The stored pool version an edit created.").
+		Add("PoolReload", PoolReload{}, "The current pool version after a reload, and whether it changed.").
+		Add("PoolProvince", PoolProvince{}, "A province with its number of counties.").
+		Add("PoolProvinceList", List[PoolProvince]{}, "Every province.").
+		Add("PoolBBox", pool.BBox{}, "A bounding box in degrees.").
+		Add("PoolTerm", pool.Term{}, "A local term (crop, plant, landmark…) in Chinese and English.").
+		Add("PoolRegionInput", pool.Region{}, "A county-level region as an admin writes it.").
+		Add("PoolRegion", PoolRegion{}, "A county-level region with its province.").
+		Add("PoolRegionList", List[PoolRegion]{}, "The regions of a province.").
+		Add("PoolRegionMatch", PoolRegionMatch{}, "A region found by a search and what matched (empty without a query).").
+		Add("PoolRegionMatchList", List[PoolRegionMatch]{}, "Search results, best first.").
+		Add("PoolRoad", pool.Road{}, "A road surface.").
+		Add("PoolRoadList", List[*pool.Road]{}, "Every road surface.").
+		Add("PoolZone", pool.Zone{}, "A climate zone.").
+		Add("PoolZoneList", List[*pool.Zone]{}, "Every climate zone.").
+		Add("PoolSeason", pool.Season{}, "One cell of the month × zone season table.").
+		Add("PoolSeasonList", List[*pool.Season]{}, "Season table cells.").
+		Add("PoolCategory", pool.Category{}, "A category of scene elements.").
+		Add("PoolElementFit", pool.Fit{}, "Where and when a scene element fits; an empty list means any.").
+		Add("PoolElement", pool.Element{}, "A scene element.").
+		Add("PoolElements", PoolElements{}, "The scene elements that fit, and every category.").
+		// Uploads.
+		Add("Upload", Upload{}, "An uploaded product photo.").
+		Add("UploadURLs", UploadURLs{}, "Content links of an upload by size (they need the session or a token).").
+		Add("UploadWarning", upload.Warning{}, "Something about the photo that may spoil the results (low resolution…).").
+		Add("UploadEXIF", upload.EXIF{}, "The photo metadata that was kept, and what was removed.").
+		Add("UploadPage", Page[Upload]{}, "One page of the caller's uploads, newest first.").
+		Add("UploadLinkCreate", linkRequest{}, "A signed link to create.").
+		// Presets.
+		Add("PresetSettings", pipeline.PresetSettings{}, "A batch request without upload_id, seed and dry_run, normalised; the same names and rules as POST /api/v1/batches.").
+		Add("Preset", Preset{}, "Saved batch settings.").
+		Add("PresetPage", Page[Preset]{}, "One page of the caller's presets, by name.").
+		// Providers.
+		Add("ProviderStatus", provider.Status{}, "One image provider; state is ok, degraded, circuit_open, quota_exhausted, auth_failed, model_gone or not_configured.").
+		Add("Providers", Providers{}, "The image providers in fallback order.").
+		Add("ProbeResult", provider.ProbeResult{}, "The outcome of probing one provider.").
+		Add("ProbeList", List[provider.ProbeResult]{}, "Probe outcomes, one per provider.").
+		Add("KieAck", KieAck{}, "The acknowledgement kie expects from a callback receiver.").
+		// Webhooks.
+		Add("Webhook", Webhook{}, "The caller's webhook.").
+		Add("WebhookPut", webhookRequest{}, "The webhook to create or replace.").
+		Add("WebhookDelivery", WebhookDelivery{}, "One queued or attempted webhook delivery.").
+		Add("WebhookDeliveryPage", Page[WebhookDelivery]{}, "One page of the delivery log, newest first.").
+		// Picking and post kits.
+		Add("BatchLabel", BatchLabelResponse{}, "A batch's name and archive state.").
+		Add("ImageStar", ImageStarResponse{}, "Whether an image is starred.").
+		Add("ImageVersion", ImageVersionItem{}, "A kept result of an image; id is \"current\" for a current result not yet kept.").
+		Add("ImageVersionList", ImageVersionList{}, "The kept results of an image, the current one marked.").
+		Add("PostKitTone", PostKitTone{}, "A tone preset for post kits.").
+		Add("PostKitToneList", PostKitToneList{}, "The tone presets, the default first.")
 }
 
 //go:embed openapi.gen.json

@@ -20,45 +20,75 @@ type PoolService interface {
 	Reload(ctx context.Context) (number int, changed bool, err error)
 }
 
-// regionJSON is a region as the API shows it: with its province.
-type regionJSON struct {
+// PoolRegion is a region as the API shows it: with its province.
+type PoolRegion struct {
 	*pool.Region
 	ProvinceCode string `json:"province_code"`
 	ProvinceName string `json:"province_name"`
 }
 
-func regionOut(snap *pool.Snapshot, r *pool.Region) regionJSON {
-	out := regionJSON{Region: r, ProvinceCode: r.ProvinceCode()}
+// PoolRegionMatch is a region found by a search, with what matched best
+// (name, alias, old_code, code, prefecture, province; empty without a query).
+type PoolRegionMatch struct {
+	PoolRegion
+	MatchedField string `json:"matched_field"`
+	MatchedText  string `json:"matched_text"`
+}
+
+// PoolProvince is a province with its number of counties.
+type PoolProvince struct {
+	*pool.Province
+	CountyCount int `json:"county_count"`
+}
+
+// PoolVersion is the pool the server plans with.
+type PoolVersion struct {
+	Number   int         `json:"number" doc:"Sequence number of the stored version."`
+	Version  string      `json:"version" doc:"Content hash of the pool."`
+	LoadedAt time.Time   `json:"loaded_at"`
+	Counts   pool.Counts `json:"counts"`
+}
+
+// PoolChange is the stored pool version an edit created.
+type PoolChange struct {
+	Number    int       `json:"number"`
+	Version   string    `json:"version"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// PoolReload says which version is current after a reload from the data
+// files, and whether the reload changed it.
+type PoolReload struct {
+	Number  int  `json:"number"`
+	Changed bool `json:"changed"`
+}
+
+// PoolElements are the elements that fit, with every category.
+type PoolElements struct {
+	Items      []*pool.Element  `json:"items" nonnull:""`
+	Categories []*pool.Category `json:"categories" nonnull:""`
+}
+
+func regionOut(snap *pool.Snapshot, r *pool.Region) PoolRegion {
+	out := PoolRegion{Region: r, ProvinceCode: r.ProvinceCode()}
 	if p := snap.ProvinceOf(r); p != nil {
 		out.ProvinceName = p.Name
 	}
 	return out
 }
 
-func items[T any](v []T) map[string]any {
-	if v == nil {
-		v = []T{}
-	}
-	return map[string]any{"items": v}
-}
-
 func (s *Server) handlePoolVersion(w http.ResponseWriter, r *http.Request) error {
 	n, hash, at := s.pool.VersionInfo()
-	return writeJSON(w, http.StatusOK, map[string]any{"number": n, "version": hash, "loaded_at": at,
-		"counts": s.pool.Current().Counts()})
+	return writeJSON(w, http.StatusOK, PoolVersion{Number: n, Version: hash, LoadedAt: at, Counts: s.pool.Current().Counts()})
 }
 
 func (s *Server) handlePoolProvinces(w http.ResponseWriter, r *http.Request) error {
 	snap := s.pool.Current()
-	type prov struct {
-		*pool.Province
-		CountyCount int `json:"county_count"`
-	}
-	var out []prov
+	var out []PoolProvince
 	for _, p := range snap.Provinces() {
-		out = append(out, prov{Province: p, CountyCount: snap.CountyCount(p.Code)})
+		out = append(out, PoolProvince{Province: p, CountyCount: snap.CountyCount(p.Code)})
 	}
-	return writeJSON(w, http.StatusOK, items(out))
+	return writeJSON(w, http.StatusOK, listOf(out))
 }
 
 func (s *Server) handlePoolCounties(w http.ResponseWriter, r *http.Request) error {
@@ -67,11 +97,11 @@ func (s *Server) handlePoolCounties(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	out := make([]regionJSON, 0, len(regions))
+	out := make([]PoolRegion, 0, len(regions))
 	for _, reg := range regions {
 		out = append(out, regionOut(snap, reg))
 	}
-	return writeJSON(w, http.StatusOK, items(out))
+	return writeJSON(w, http.StatusOK, listOf(out))
 }
 
 func (s *Server) handlePoolSearch(w http.ResponseWriter, r *http.Request) error {
@@ -85,25 +115,20 @@ func (s *Server) handlePoolSearch(w http.ResponseWriter, r *http.Request) error 
 		}
 		limit = n
 	}
-	type hit struct {
-		regionJSON
-		MatchedField string `json:"matched_field"`
-		MatchedText  string `json:"matched_text"`
-	}
-	var out []hit
+	var out []PoolRegionMatch
 	if q == "" {
 		for i, reg := range snap.Regions() {
 			if i == limit {
 				break
 			}
-			out = append(out, hit{regionJSON: regionOut(snap, reg)})
+			out = append(out, PoolRegionMatch{PoolRegion: regionOut(snap, reg)})
 		}
 	} else {
 		for _, m := range snap.Search(q, limit) {
-			out = append(out, hit{regionJSON: regionOut(snap, m.Region), MatchedField: m.Field, MatchedText: m.Text})
+			out = append(out, PoolRegionMatch{PoolRegion: regionOut(snap, m.Region), MatchedField: m.Field, MatchedText: m.Text})
 		}
 	}
-	return writeJSON(w, http.StatusOK, items(out))
+	return writeJSON(w, http.StatusOK, listOf(out))
 }
 
 func (s *Server) handlePoolRegion(w http.ResponseWriter, r *http.Request) error {
@@ -116,11 +141,11 @@ func (s *Server) handlePoolRegion(w http.ResponseWriter, r *http.Request) error 
 }
 
 func (s *Server) handlePoolRoads(w http.ResponseWriter, r *http.Request) error {
-	return writeJSON(w, http.StatusOK, items(s.pool.Current().Roads()))
+	return writeJSON(w, http.StatusOK, listOf(s.pool.Current().Roads()))
 }
 
 func (s *Server) handlePoolZones(w http.ResponseWriter, r *http.Request) error {
-	return writeJSON(w, http.StatusOK, items(s.pool.Current().Zones()))
+	return writeJSON(w, http.StatusOK, listOf(s.pool.Current().Zones()))
 }
 
 // monthParam parses an optional month query parameter (0 = not given).
@@ -147,8 +172,13 @@ func (s *Server) handlePoolElements(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	out := items(elems)
-	out["categories"] = snap.Categories()
+	out := PoolElements{Items: elems, Categories: snap.Categories()}
+	if out.Items == nil {
+		out.Items = []*pool.Element{}
+	}
+	if out.Categories == nil {
+		out.Categories = []*pool.Category{}
+	}
 	return writeJSON(w, http.StatusOK, out)
 }
 
@@ -161,7 +191,7 @@ func (s *Server) handlePoolSeasons(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, items(seasons))
+	return writeJSON(w, http.StatusOK, listOf(seasons))
 }
 
 func (s *Server) poolAudit(r *http.Request, action, targetType, targetID string) store.AuditEntry {
@@ -174,7 +204,7 @@ func (s *Server) poolAudit(r *http.Request, action, targetType, targetID string)
 }
 
 func (s *Server) writeVersion(w http.ResponseWriter, status int, v *store.PoolVersion) error {
-	return writeJSON(w, status, map[string]any{"number": v.Number, "version": v.Hash, "created_at": v.CreatedAt})
+	return writeJSON(w, status, PoolChange{Number: v.Number, Version: v.Hash, CreatedAt: v.CreatedAt})
 }
 
 func (s *Server) handlePoolPutRegion(w http.ResponseWriter, r *http.Request) error {
@@ -280,5 +310,5 @@ func (s *Server) handlePoolReload(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"number": n, "changed": changed})
+	return writeJSON(w, http.StatusOK, PoolReload{Number: n, Changed: changed})
 }

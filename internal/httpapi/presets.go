@@ -2,8 +2,10 @@ package httpapi
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/ludeng/ludeng/internal/fault"
@@ -31,9 +33,39 @@ type presetAPI struct {
 	p *pipeline.Pipeline
 }
 
-func presetView(p *store.Preset) map[string]any {
-	return map[string]any{"id": p.ID, "name": p.Name, "settings": json.RawMessage(p.Settings),
-		"created_at": p.CreatedAt, "updated_at": p.UpdatedAt}
+// Preset is saved batch settings as the API shows them.
+type Preset struct {
+	ID        string                  `json:"id"`
+	Name      string                  `json:"name"`
+	Settings  pipeline.PresetSettings `json:"settings"`
+	CreatedAt time.Time               `json:"created_at"`
+	UpdatedAt time.Time               `json:"updated_at"`
+}
+
+// presetView decodes the stored settings; they were written by
+// checkSettings from the same struct, so they encode back unchanged.
+func presetView(p *store.Preset) (Preset, error) {
+	v := Preset{ID: p.ID, Name: p.Name, CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt}
+	if err := json.Unmarshal(p.Settings, &v.Settings); err != nil {
+		return v, fmt.Errorf("preset %s: settings: %w", p.ID, err)
+	}
+	return v, nil
+}
+
+// writePreset encodes one preset.
+func writePreset(w http.ResponseWriter, status int, p *store.Preset) error {
+	v, err := presetView(p)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, status, v)
+}
+
+// presetRequest is the body of POST (both fields required) and PATCH (an
+// absent field stays).
+type presetRequest struct {
+	Name     *string                  `json:"name,omitempty" example:"县城夜景"`
+	Settings *pipeline.PresetSettings `json:"settings,omitempty"`
 }
 
 func presetName(s string) (string, error) {
@@ -82,22 +114,27 @@ func (a *presetAPI) list(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	items := make([]map[string]any, 0, len(list))
+	items := make([]Preset, 0, len(list))
 	for _, p := range list {
-		items = append(items, presetView(p))
+		v, err := presetView(p)
+		if err != nil {
+			return err
+		}
+		items = append(items, v)
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"items": items, "next_cursor": next})
+	return writeJSON(w, http.StatusOK, pageOf(items, next))
 }
 
 func (a *presetAPI) create(w http.ResponseWriter, r *http.Request) error {
-	var req struct {
-		Name     string                   `json:"name"`
-		Settings *pipeline.PresetSettings `json:"settings"`
-	}
+	var req presetRequest
 	if err := decodeJSON(r, &req); err != nil {
 		return err
 	}
-	name, err := presetName(req.Name)
+	var reqName string
+	if req.Name != nil {
+		reqName = *req.Name
+	}
+	name, err := presetName(reqName)
 	if err != nil {
 		return err
 	}
@@ -128,7 +165,7 @@ func (a *presetAPI) create(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	w.Header().Set("Location", "/api/v1/presets/"+p.ID)
-	return writeJSON(w, http.StatusCreated, presetView(p))
+	return writePreset(w, http.StatusCreated, p)
 }
 
 func (a *presetAPI) get(w http.ResponseWriter, r *http.Request) error {
@@ -136,7 +173,7 @@ func (a *presetAPI) get(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, presetView(p))
+	return writePreset(w, http.StatusOK, p)
 }
 
 // update renames and/or replaces the settings; an absent field stays.
@@ -145,10 +182,7 @@ func (a *presetAPI) update(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var req struct {
-		Name     *string                  `json:"name"`
-		Settings *pipeline.PresetSettings `json:"settings"`
-	}
+	var req presetRequest
 	if err := decodeJSON(r, &req); err != nil {
 		return err
 	}
@@ -165,7 +199,7 @@ func (a *presetAPI) update(w http.ResponseWriter, r *http.Request) error {
 	if err := a.s.db.InTx(r.Context(), func(tx *store.Tx) error { return a.s.db.UpdatePreset(r.Context(), tx, p) }); err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, presetView(p))
+	return writePreset(w, http.StatusOK, p)
 }
 
 func (a *presetAPI) delete(w http.ResponseWriter, r *http.Request) error {

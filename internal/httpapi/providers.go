@@ -17,15 +17,35 @@ type ProviderAdmin interface {
 	KieCallback(ctx context.Context, secret string, body io.Reader) error
 }
 
+// KieAck is the acknowledgement kie expects from a callback receiver.
+type KieAck struct {
+	Code int    `json:"code" example:"200"`
+	Msg  string `json:"msg" example:"ok"`
+}
+
+// Providers is the state of the image providers, in fallback order.
+type Providers struct {
+	Items     []provider.Status `json:"items" nonnull:""`
+	Simulated bool              `json:"simulated" doc:"Images come from the built-in simulator (no provider configured)."`
+}
+
+func (s *Server) providersView() Providers {
+	st := s.providers.Status()
+	if st == nil {
+		st = []provider.Status{}
+	}
+	return Providers{Items: st, Simulated: s.providers.Simulated()}
+}
+
 func (s *Server) handleKieCallback(w http.ResponseWriter, r *http.Request) error {
 	if err := s.providers.KieCallback(r.Context(), r.PathValue("secret"), r.Body); err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"code": 200, "msg": "ok"})
+	return writeJSON(w, http.StatusOK, KieAck{Code: 200, Msg: "ok"})
 }
 
 func (s *Server) handleProviders(w http.ResponseWriter, r *http.Request) error {
-	return writeJSON(w, http.StatusOK, map[string]any{"items": s.providers.Status(), "simulated": s.providers.Simulated()})
+	return writeJSON(w, http.StatusOK, s.providersView())
 }
 
 func (s *Server) handleProviderReset(w http.ResponseWriter, r *http.Request) error {
@@ -36,9 +56,9 @@ func (s *Server) handleProviderReset(w http.ResponseWriter, r *http.Request) err
 	if err := s.audit(r, nil, "provider.reset", "provider", name, nil); err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"items": s.providers.Status()})
+	return writeJSON(w, http.StatusOK, s.providersView())
 }
 
 func (s *Server) handleProviderProbe(w http.ResponseWriter, r *http.Request) error {
-	return writeJSON(w, http.StatusOK, map[string]any{"items": s.providers.Probe(r.Context())})
+	return writeJSON(w, http.StatusOK, listOf(s.providers.Probe(r.Context())))
 }

@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"go/ast"
 	"go/parser"
@@ -11,35 +12,59 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
-)
 
-// untypedBodiesLeft are the handlers that still encode a map[string]any
-// body (issue 16 follow-up). The list may only shrink: a new handler must
-// return a named type, which the OpenAPI document then describes.
-var untypedBodiesLeft = map[string]bool{
-	"admin.go": true, "auth.go": true,
-	"pool.go": true, "presets.go": true, "providers.go": true,
-	"uploads.go": true, "webhooks.go": true,
-}
+	"github.com/ludeng/ludeng/internal/httpapi"
+)
 
 // TestNoUntypedResponseBodies is a vet-style check over the package's
 // source: the body argument of writeJSON/writeJSONTagged must not be a
 // map[string]any (a literal, or a variable declared as one in the same
-// function).
+// function). There is no allowlist: every response is a named type, which
+// the OpenAPI document describes (docs/conventions.md).
 func TestNoUntypedResponseBodies(t *testing.T) {
-	found := untypedBodies(t, ".")
-	var unexpected []string
-	stillThere := map[string]bool{}
-	for _, f := range found {
-		file := f[:strings.Index(f, ":")]
-		stillThere[file] = true
-		if !untypedBodiesLeft[file] {
-			unexpected = append(unexpected, f)
-		}
+	require.Empty(t, untypedBodies(t, "."), "responses built as map[string]any: return a named type (docs/conventions.md)")
+}
+
+// TestResponseSchemasGenerated: every JSON success body of the document
+// refers to a schema generated from a Go type (Contract), and the
+// hand-written part defines none of those names, so a response schema has
+// exactly one source.
+func TestResponseSchemasGenerated(t *testing.T) {
+	var doc struct {
+		Paths map[string]map[string]struct {
+			OperationID string `json:"operationId"`
+			Responses   map[string]struct {
+				Content map[string]struct {
+					Schema map[string]any `json:"schema"`
+				} `json:"content"`
+			} `json:"responses"`
+		} `json:"paths"`
+		Components struct {
+			Schemas map[string]any `json:"schemas"`
+		} `json:"components"`
 	}
-	require.Empty(t, unexpected, "responses built as map[string]any: return a named type (docs/conventions.md)")
-	for file := range untypedBodiesLeft {
-		require.True(t, stillThere[file], "%s has no untyped body left: remove it from untypedBodiesLeft", file)
+	raw, err := os.ReadFile("openapi.json")
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(raw, &doc))
+	generated := httpapi.Contract().Schemas()
+	for name := range doc.Components.Schemas {
+		_, dup := generated[name]
+		require.False(t, dup, "openapi.json defines schema %s, which is generated from Go types: delete it", name)
+	}
+	for path, item := range doc.Paths {
+		for method, op := range item {
+			for code, res := range op.Responses {
+				js, ok := res.Content["application/json"]
+				if !ok || !strings.HasPrefix(code, "2") || op.OperationID == "getOpenapi_json" {
+					continue
+				}
+				ref, _ := js.Schema["$ref"].(string)
+				name, ok := strings.CutPrefix(ref, "#/components/schemas/")
+				require.True(t, ok, "%s %s %s: the success body must be a $ref to a generated schema, not inline", method, path, code)
+				_, ok = generated[name]
+				require.True(t, ok, "%s %s %s: schema %s is not generated (register its Go type in Contract)", method, path, code, name)
+			}
+		}
 	}
 }
 

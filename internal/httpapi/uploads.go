@@ -2,11 +2,13 @@ package httpapi
 
 import (
 	"encoding/json"
+	"fmt"
 	"mime"
 	"net/http"
 	"strings"
 	"time"
 
+	"github.com/ludeng/ludeng/internal/batchview"
 	"github.com/ludeng/ludeng/internal/blob"
 	"github.com/ludeng/ludeng/internal/config"
 	"github.com/ludeng/ludeng/internal/fault"
@@ -22,25 +24,57 @@ type UploadDeps struct {
 	Signer signedurl.Signer
 }
 
-type uploadJSON struct {
-	ID        string            `json:"id"`
-	SHA256    string            `json:"sha256"`
-	MIME      string            `json:"mime"`
-	Width     int               `json:"width"`
-	Height    int               `json:"height"`
-	Bytes     int64             `json:"bytes"`
-	Filename  string            `json:"filename"`
-	EXIF      json.RawMessage   `json:"exif"`
-	Warnings  json.RawMessage   `json:"warnings"`
-	CreatedAt time.Time         `json:"created_at"`
-	URLs      map[string]string `json:"urls"`
+// Upload is an uploaded product photo.
+type Upload struct {
+	ID        string           `json:"id"`
+	SHA256    string           `json:"sha256"`
+	MIME      string           `json:"mime" example:"image/jpeg"`
+	Width     int              `json:"width"`
+	Height    int              `json:"height"`
+	Bytes     int64            `json:"bytes"`
+	Filename  string           `json:"filename"`
+	EXIF      upload.EXIF      `json:"exif"`
+	Warnings  []upload.Warning `json:"warnings" nonnull:""`
+	CreatedAt time.Time        `json:"created_at"`
+	URLs      UploadURLs       `json:"urls"`
 }
 
-func uploadOut(u *store.Upload) uploadJSON {
+// UploadURLs are the content links of an upload by size (session or token).
+type UploadURLs struct {
+	Thumb   string `json:"thumb"`
+	Preview string `json:"preview"`
+	Full    string `json:"full"`
+}
+
+// uploadOut decodes the stored EXIF and warnings, which the intake wrote
+// from the same structs.
+func uploadOut(u *store.Upload) (Upload, error) {
 	base := "/api/v1/uploads/" + u.ID + "/content"
-	return uploadJSON{ID: u.ID, SHA256: u.SHA256, MIME: u.MIME, Width: u.Width, Height: u.Height, Bytes: u.Bytes,
-		Filename: u.Filename, EXIF: json.RawMessage(u.EXIF), Warnings: json.RawMessage(u.Warnings), CreatedAt: u.CreatedAt,
-		URLs: map[string]string{"thumb": base + "?size=thumb", "preview": base + "?size=preview", "full": base + "?size=full"}}
+	v := Upload{ID: u.ID, SHA256: u.SHA256, MIME: u.MIME, Width: u.Width, Height: u.Height, Bytes: u.Bytes,
+		Filename: u.Filename, CreatedAt: u.CreatedAt,
+		URLs: UploadURLs{Thumb: base + "?size=thumb", Preview: base + "?size=preview", Full: base + "?size=full"}}
+	if u.EXIF != "" {
+		if err := json.Unmarshal([]byte(u.EXIF), &v.EXIF); err != nil {
+			return v, fmt.Errorf("upload %s: exif: %w", u.ID, err)
+		}
+	}
+	if u.Warnings != "" {
+		if err := json.Unmarshal([]byte(u.Warnings), &v.Warnings); err != nil {
+			return v, fmt.Errorf("upload %s: warnings: %w", u.ID, err)
+		}
+	}
+	if v.Warnings == nil {
+		v.Warnings = []upload.Warning{}
+	}
+	return v, nil
+}
+
+func writeUpload(w http.ResponseWriter, status int, u *store.Upload) error {
+	v, err := uploadOut(u)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, status, v)
 }
 
 func (s *Server) handleCreateUpload(w http.ResponseWriter, r *http.Request) error {
@@ -84,7 +118,7 @@ func (s *Server) handleCreateUpload(w http.ResponseWriter, r *http.Request) erro
 		return err
 	}
 	w.Header().Set("Location", "/api/v1/uploads/"+u.ID)
-	return writeJSON(w, http.StatusCreated, uploadOut(u))
+	return writeUpload(w, http.StatusCreated, u)
 }
 
 func (s *Server) ownUpload(r *http.Request) (*store.Upload, error) {
@@ -112,11 +146,15 @@ func (s *Server) handleListUploads(w http.ResponseWriter, r *http.Request) error
 		list = list[:limit]
 		next = store.EncodeCursor(list[limit-1].ID)
 	}
-	out := make([]uploadJSON, 0, len(list))
+	out := make([]Upload, 0, len(list))
 	for _, u := range list {
-		out = append(out, uploadOut(u))
+		v, err := uploadOut(u)
+		if err != nil {
+			return err
+		}
+		out = append(out, v)
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"items": out, "next_cursor": next})
+	return writeJSON(w, http.StatusOK, pageOf(out, next))
 }
 
 func (s *Server) handleGetUpload(w http.ResponseWriter, r *http.Request) error {
@@ -124,7 +162,7 @@ func (s *Server) handleGetUpload(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, uploadOut(u))
+	return writeUpload(w, http.StatusOK, u)
 }
 
 func (s *Server) handleDeleteUpload(w http.ResponseWriter, r *http.Request) error {
@@ -234,8 +272,8 @@ func extOf(name string) string {
 }
 
 type linkRequest struct {
-	ExpiresIn string `json:"expires_in"`
-	Size      string `json:"size"`
+	ExpiresIn string `json:"expires_in,omitempty" example:"7d" doc:"Lifetime, 1s–30d; default 24h."`
+	Size      string `json:"size,omitempty" doc:"thumb, preview or full (default); the link works for this size only."`
 }
 
 func (s *Server) handleUploadLink(w http.ResponseWriter, r *http.Request) error {
@@ -263,5 +301,5 @@ func (s *Server) handleUploadLink(w http.ResponseWriter, r *http.Request) error 
 	if s.cfg.BaseURL != "" {
 		link = s.cfg.BaseURL + link
 	}
-	return writeJSON(w, http.StatusCreated, map[string]any{"url": link, "expires_at": exp.UTC()})
+	return writeJSON(w, http.StatusCreated, batchview.SignedLink{URL: link, ExpiresAt: exp.UTC()})
 }

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/ludeng/ludeng/internal/pipeline"
 	"github.com/ludeng/ludeng/internal/store"
@@ -26,23 +27,56 @@ type webhookAPI struct {
 // maxWebhookURL bounds a saved URL.
 const maxWebhookURL = 2048
 
-// webhookView is a webhook as the API shows it: never the secret, which
-// is returned only by the PUT that creates or rotates it.
-func webhookView(w *store.Webhook) map[string]any {
-	return map[string]any{"id": w.ID, "url": w.URL, "events": w.Events, "created_at": w.CreatedAt, "updated_at": w.UpdatedAt}
+// Webhook is the user's webhook as the API shows it: the secret only in
+// the answer of the PUT that creates or rotates it.
+type Webhook struct {
+	ID        string    `json:"id"`
+	URL       string    `json:"url"`
+	Events    []string  `json:"events" nonnull:"" doc:"batch.done and/or group.done."`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+	Secret    string    `json:"secret,omitempty" doc:"Signs deliveries; shown only when created or rotated."`
 }
 
-func deliveryView(d *store.WebhookDelivery) map[string]any {
-	v := map[string]any{"id": d.ID, "event": d.Event, "batch_id": nil, "status": d.Status, "attempts": d.Attempts,
-		"last_status_code": nil, "last_error": d.LastError, "created_at": d.CreatedAt, "last_attempt_at": d.LastAttemptAt,
-		"delivered_at": d.DeliveredAt}
+func webhookView(w *store.Webhook) Webhook {
+	events := w.Events
+	if events == nil {
+		events = []string{}
+	}
+	return Webhook{ID: w.ID, URL: w.URL, Events: events, CreatedAt: w.CreatedAt, UpdatedAt: w.UpdatedAt}
+}
+
+// WebhookDelivery is one queued or attempted delivery.
+type WebhookDelivery struct {
+	ID             string     `json:"id" doc:"Also the envelope id the receiver sees."`
+	Event          string     `json:"event" doc:"batch.done, group.done or ping."`
+	BatchID        *string    `json:"batch_id" doc:"null for events without a batch (ping)."`
+	Status         string     `json:"status" doc:"pending, delivered or failed."`
+	Attempts       int        `json:"attempts"`
+	LastStatusCode *int       `json:"last_status_code" doc:"null while no HTTP answer was received."`
+	LastError      string     `json:"last_error"`
+	CreatedAt      time.Time  `json:"created_at"`
+	LastAttemptAt  *time.Time `json:"last_attempt_at"`
+	DeliveredAt    *time.Time `json:"delivered_at"`
+}
+
+func deliveryView(d *store.WebhookDelivery) WebhookDelivery {
+	v := WebhookDelivery{ID: d.ID, Event: d.Event, Status: d.Status, Attempts: d.Attempts, LastError: d.LastError,
+		CreatedAt: d.CreatedAt, LastAttemptAt: d.LastAttemptAt, DeliveredAt: d.DeliveredAt}
 	if d.BatchID != "" {
-		v["batch_id"] = d.BatchID
+		v.BatchID = &d.BatchID
 	}
 	if d.LastStatusCode != 0 {
-		v["last_status_code"] = d.LastStatusCode
+		v.LastStatusCode = &d.LastStatusCode
 	}
 	return v
+}
+
+// webhookRequest is the body of PUT /api/v1/me/webhook.
+type webhookRequest struct {
+	URL          string   `json:"url" example:"https://example.com/ludeng-hook"`
+	Events       []string `json:"events,omitempty" doc:"batch.done and/or group.done; default both."`
+	RotateSecret bool     `json:"rotate_secret,omitempty"`
 }
 
 func (a *webhookAPI) get(w http.ResponseWriter, r *http.Request) error {
@@ -54,11 +88,7 @@ func (a *webhookAPI) get(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *webhookAPI) put(w http.ResponseWriter, r *http.Request) error {
-	var req struct {
-		URL          string   `json:"url"`
-		Events       []string `json:"events"`
-		RotateSecret bool     `json:"rotate_secret"`
-	}
+	var req webhookRequest
 	if err := decodeJSON(r, &req); err != nil {
 		return err
 	}
@@ -101,7 +131,7 @@ func (a *webhookAPI) put(w http.ResponseWriter, r *http.Request) error {
 		status = http.StatusCreated
 	}
 	if created || req.RotateSecret {
-		v["secret"] = wh.Secret
+		v.Secret = wh.Secret
 	}
 	return writeJSON(w, status, v)
 }
@@ -144,9 +174,9 @@ func (a *webhookAPI) deliveries(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	items := make([]map[string]any, 0, len(list))
+	items := make([]WebhookDelivery, 0, len(list))
 	for _, d := range list {
 		items = append(items, deliveryView(d))
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"items": items, "next_cursor": next})
+	return writeJSON(w, http.StatusOK, pageOf(items, next))
 }

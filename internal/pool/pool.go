@@ -311,9 +311,10 @@ type Category struct {
 // just a temperate zone). Snow cover is judged per county and month from the
 // region's climate profile.
 type Fit struct {
-	Zones  []string `json:"zones"`
-	Months []int    `json:"months"`
-	Roads  []string `json:"roads"`
+	// Zones, Months and Roads are encoded as [] when empty (MarshalJSON).
+	Zones  []string `json:"zones" nonnull:""`
+	Months []int    `json:"months" nonnull:""`
+	Roads  []string `json:"roads" nonnull:""`
 	// NotSnow excludes months when snow lies in the county.
 	NotSnow bool `json:"not_snow"`
 	// Snow admits only months when snow lies in the county (a sleigh).
