@@ -5,11 +5,14 @@
 // Rules: exported fields by their json names; a field without omitempty is
 // required; a pointer or slice without omitempty may be null unless the
 // type or field guarantees otherwise (NonNull, or a `nonnull:""` field
-// tag); time.Time is a date-time string;
+// tag); the pointer elements of a slice are never null (lists are built by
+// appending values); time.Time is a date-time string;
 // json.RawMessage is any JSON; maps are objects of their element schema;
-// registered types become $refs; objects list every property and allow no
-// other (additionalProperties false), so a new field without a regenerated
-// document fails the response-validation test.
+// an `enum:"a,b"` field tag lists the allowed values, `example` and `doc`
+// tags add an example and a description; registered types become $refs;
+// objects list every property and allow no other (additionalProperties
+// false), so a new field without a regenerated document fails the
+// response-validation test.
 package apischema
 
 import (
@@ -123,7 +126,7 @@ func (r *Registry) define(t reflect.Type) map[string]any {
 		if t.Elem().Kind() == reflect.Uint8 {
 			return map[string]any{"type": "string", "contentEncoding": "base64"}
 		}
-		s := map[string]any{"type": "array", "items": r.ref(t.Elem())}
+		s := map[string]any{"type": "array", "items": r.itemRef(t.Elem())}
 		if !r.nonNull[t] {
 			return nullable(s)
 		}
@@ -190,6 +193,9 @@ func (r *Registry) fields(t reflect.Type, props map[string]any, required *[]stri
 		} else {
 			s = r.ref(f.Type)
 		}
+		if vals, ok := f.Tag.Lookup("enum"); ok {
+			s = withEnum(s, f.Type, strings.Split(vals, ","))
+		}
 		if ex, ok := f.Tag.Lookup("example"); ok {
 			s = withExample(s, f.Type, ex)
 		}
@@ -211,9 +217,18 @@ func (r *Registry) nonNullRef(t reflect.Type) map[string]any {
 		if t.Elem().Kind() == reflect.Uint8 {
 			return r.ref(t)
 		}
-		return map[string]any{"type": "array", "items": r.ref(t.Elem())}
+		return map[string]any{"type": "array", "items": r.itemRef(t.Elem())}
 	case reflect.Map:
 		return map[string]any{"type": "object", "additionalProperties": r.ref(t.Elem())}
+	}
+	return r.ref(t)
+}
+
+// itemRef is the schema of a slice element: a pointer element is its
+// target, never null.
+func (r *Registry) itemRef(t reflect.Type) map[string]any {
+	if t.Kind() == reflect.Pointer {
+		return r.ref(t.Elem())
 	}
 	return r.ref(t)
 }
@@ -243,6 +258,39 @@ func withExample(s map[string]any, t reflect.Type, ex string) map[string]any {
 		v = ex == "true"
 	}
 	return withKey(s, "examples", []any{v})
+}
+
+// withEnum restricts a string or integer field, or the elements of a slice
+// of them, to the values of an `enum:"a,b"` tag (for fields whose Go type is
+// a plain string shared with other uses).
+func withEnum(s map[string]any, t reflect.Type, vals []string) map[string]any {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t.Kind() == reflect.Slice {
+		items, _ := s["items"].(map[string]any)
+		out := withKey(s, "items", withEnum(items, t.Elem(), vals))
+		return out
+	}
+	enum := make([]any, 0, len(vals))
+	for _, v := range vals {
+		switch t.Kind() {
+		case reflect.Int, reflect.Int64, reflect.Int32:
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				panic(fmt.Sprintf("apischema: enum value %q of %s is not an integer", v, t))
+			}
+			enum = append(enum, n)
+		case reflect.String:
+			enum = append(enum, v)
+		default:
+			panic("apischema: enum tag on " + t.String())
+		}
+	}
+	if ty, ok := s["type"].([]string); ok && len(ty) == 2 && ty[1] == "null" {
+		enum = append(enum, nil)
+	}
+	return withKey(s, "enum", enum)
 }
 
 // nullable allows null besides s.

@@ -49,7 +49,7 @@ func (s *Server) handleAdminListUsers(w http.ResponseWriter, r *http.Request) er
 type createUserRequest struct {
 	Username string `json:"username" example:"ann"`
 	Password string `json:"password" doc:"At least 10 characters."`
-	Role     string `json:"role,omitempty" doc:"operator (default) or admin."`
+	Role     string `json:"role,omitempty" enum:"operator,admin" doc:"Default: operator."`
 }
 
 // ValidUsername enforces the username policy shared by the API and the CLI.
@@ -118,7 +118,7 @@ func (s *Server) handleAdminGetUser(w http.ResponseWriter, r *http.Request) erro
 
 // updateUserRequest changes what it names; an absent field stays.
 type updateUserRequest struct {
-	Role     *string `json:"role,omitempty" doc:"operator or admin."`
+	Role     *string `json:"role,omitempty" enum:"operator,admin"`
 	Disabled *bool   `json:"disabled,omitempty"`
 	Password *string `json:"password,omitempty" doc:"A new password (at least 10 characters); ends the user's sessions and tokens."`
 }

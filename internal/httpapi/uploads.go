@@ -273,7 +273,7 @@ func extOf(name string) string {
 
 type linkRequest struct {
 	ExpiresIn string `json:"expires_in,omitempty" example:"7d" doc:"Lifetime, 1s–30d; default 24h."`
-	Size      string `json:"size,omitempty" doc:"thumb, preview or full (default); the link works for this size only."`
+	Size      string `json:"size,omitempty" enum:"thumb,preview,full" doc:"Default: full; the link works for this size only."`
 }
 
 func (s *Server) handleUploadLink(w http.ResponseWriter, r *http.Request) error {

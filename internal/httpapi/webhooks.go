@@ -32,7 +32,7 @@ const maxWebhookURL = 2048
 type Webhook struct {
 	ID        string    `json:"id"`
 	URL       string    `json:"url"`
-	Events    []string  `json:"events" nonnull:"" doc:"batch.done and/or group.done."`
+	Events    []string  `json:"events" nonnull:"" enum:"batch.done,group.done"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
 	Secret    string    `json:"secret,omitempty" doc:"Signs deliveries; shown only when created or rotated."`
@@ -49,9 +49,9 @@ func webhookView(w *store.Webhook) Webhook {
 // WebhookDelivery is one queued or attempted delivery.
 type WebhookDelivery struct {
 	ID             string     `json:"id" doc:"Also the envelope id the receiver sees."`
-	Event          string     `json:"event" doc:"batch.done, group.done or ping."`
+	Event          string     `json:"event" enum:"batch.done,group.done,ping"`
 	BatchID        *string    `json:"batch_id" doc:"null for events without a batch (ping)."`
-	Status         string     `json:"status" doc:"pending, delivered or failed."`
+	Status         string     `json:"status" enum:"pending,delivered,failed"`
 	Attempts       int        `json:"attempts"`
 	LastStatusCode *int       `json:"last_status_code" doc:"null while no HTTP answer was received."`
 	LastError      string     `json:"last_error"`
@@ -75,7 +75,7 @@ func deliveryView(d *store.WebhookDelivery) WebhookDelivery {
 // webhookRequest is the body of PUT /api/v1/me/webhook.
 type webhookRequest struct {
 	URL          string   `json:"url" example:"https://example.com/ludeng-hook"`
-	Events       []string `json:"events,omitempty" doc:"batch.done and/or group.done; default both."`
+	Events       []string `json:"events,omitempty" enum:"batch.done,group.done" doc:"Default: batch.done."`
 	RotateSecret bool     `json:"rotate_secret,omitempty"`
 }
 

@@ -10,15 +10,15 @@ import (
 // names are the batch request's, so a client can merge a preset into
 // POST /api/v1/batches as it is.
 type PresetSettings struct {
-	Mode              string        `json:"mode"`
+	Mode              string        `json:"mode" enum:"smart,manual"`
 	Groups            int           `json:"groups,omitempty"`
 	Manual            *ManualSpec   `json:"manual,omitempty"`
 	Filters           *plan.Filters `json:"filters,omitempty"`
 	AllowSameProvince bool          `json:"allow_same_province"`
-	Aspect            string        `json:"aspect"`
-	Resolution        int           `json:"resolution"`
-	Enhance           string        `json:"enhance"`
-	Priority          string        `json:"priority"`
+	Aspect            string        `json:"aspect" enum:"3:4,9:16,1:1"`
+	Resolution        int           `json:"resolution" enum:"1024,1536"`
+	Enhance           string        `json:"enhance" enum:"off,creative,balanced,precise"`
+	Priority          string        `json:"priority" enum:"low,normal,high"`
 	Budget            string        `json:"budget,omitempty"`
 }
 

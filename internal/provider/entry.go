@@ -259,7 +259,7 @@ type Status struct {
 	Simulated bool   `json:"simulated"`
 	// State is ok, degraded (last call failed), circuit_open,
 	// quota_exhausted, auth_failed, model_gone or not_configured.
-	State   string `json:"state"`
+	State   string `json:"state" enum:"ok,degraded,circuit_open,quota_exhausted,auth_failed,model_gone,not_configured"`
 	Breaker string `json:"breaker"`
 	// QuotaUntil is when a quota/auth cooldown ends (nil when none).
 	QuotaUntil       *time.Time `json:"quota_until,omitempty"`

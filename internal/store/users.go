@@ -25,7 +25,7 @@ type User struct {
 	ID                  string `json:"id"`
 	Username            string `json:"username"`
 	PasswordHash        string `json:"-"`
-	Role                string `json:"role"`
+	Role                string `json:"role" enum:"operator,admin"`
 	Disabled            bool   `json:"disabled"`
 	DailyBudgetMicros   *int64 `json:"-"`
 	MonthlyBudgetMicros *int64 `json:"-"`

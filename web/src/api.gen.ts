@@ -1187,37 +1187,50 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
-        AdminUser: components["schemas"]["User"];
+        /** @description An API token without its secret; expires_at null only for tokens made before lifetimes were capped. */
         APIToken: {
             /** Format: date-time */
-            created_at?: string;
+            created_at: string;
             /** Format: date-time */
-            expires_at?: string | null;
-            id?: string;
+            expires_at: string | null;
+            id: string;
             /** Format: date-time */
-            last_used_at?: string | null;
-            name?: string;
-            prefix?: string;
+            last_used_at: string | null;
+            name: string;
+            prefix: string;
             /** Format: date-time */
-            revoked_at?: string | null;
-            user_id?: string;
+            revoked_at: string | null;
+            user_id: string;
+        };
+        /** @description The caller's API tokens (one page). */
+        APITokenPage: {
+            items: components["schemas"]["APIToken"][];
+            next_cursor: string;
         };
         /** @description How many history rows were archived. */
         Archived: {
             archived: number;
         };
+        /** @description One audit log record. */
         AuditEntry: {
-            action?: string;
+            action: string;
             actor_id?: string;
-            actor_name?: string;
+            actor_name: string;
             /** Format: date-time */
-            at?: string;
-            detail?: Record<string, never>;
-            id?: string;
+            at: string;
+            detail?: {
+                [key: string]: unknown;
+            };
+            id: string;
             ip?: string;
             request_id?: string;
-            target_id?: string;
-            target_type?: string;
+            target_id: string;
+            target_type: string;
+        };
+        /** @description One page of the audit log, newest first. */
+        AuditPage: {
+            items: components["schemas"]["AuditEntry"][];
+            next_cursor: string;
         };
         /** @description A batch; queue_position and eta_seconds only while it is not terminal. */
         Batch: {
@@ -1300,6 +1313,7 @@ export interface components {
             versions: number;
             width: number;
         };
+        /** @description A batch's name and archive state. */
         BatchLabel: {
             archived: boolean;
             /** Format: date-time */
@@ -1368,6 +1382,12 @@ export interface components {
             province_code: string;
             road: string;
         };
+        /** @description A new API token with the raw bearer token, shown this once. */
+        CreatedToken: {
+            api_token: components["schemas"]["APIToken"];
+            /** @description The bearer token; it is never shown again. */
+            token: string;
+        };
         /** @description The plan and estimate of a dry-run submission. */
         DryRun: {
             dry_run: boolean;
@@ -1405,7 +1425,7 @@ export interface components {
         };
         /** @description One page of the combination history. */
         HistoryPage: {
-            items: (components["schemas"]["HistoryRow"] | null)[];
+            items: components["schemas"]["HistoryRow"][];
             next_cursor: string;
         };
         /** @description One combination of the user's history; state is reserved, used, released or archived. */
@@ -1424,6 +1444,7 @@ export interface components {
             updated_at: string;
             user_id: string;
         };
+        /** @description Whether an image is starred. */
         ImageStar: {
             image_id: string;
             starred: boolean;
@@ -1448,23 +1469,28 @@ export interface components {
             time: string;
             weather: string;
         };
+        /** @description A kept result of an image; id is "current" for a current result not yet kept. */
         ImageVersion: {
             /** Format: date-time */
             created_at: string;
             current: boolean;
             height: number;
-            /** @description Version id, or "current" for a current result not yet kept. */
             id: string;
             instruction: string;
             provider: string;
-            /** @description Content links by size (thumb 150² crop, card 400 px wide at the image's aspect, preview ≤800 px, full) and download. */
-            urls: {
-                [key: string]: string;
-            };
+            urls: components["schemas"]["ImageURLs"];
             width: number;
         };
+        /** @description The kept results of an image, the current one marked. */
         ImageVersionList: {
             items: components["schemas"]["ImageVersion"][];
+        };
+        /** @description The acknowledgement kie expects from a callback receiver. */
+        KieAck: {
+            /** @example 200 */
+            code: number;
+            /** @example ok */
+            msg: string;
         };
         /** @description An id with its Chinese and English names. */
         Label: {
@@ -1479,9 +1505,16 @@ export interface components {
             /** @example 5242880 */
             upload_max_bytes: number;
         };
+        /** @description Sign-in credentials. */
         LoginRequest: {
             password: string;
+            /** @example admin */
             username: string;
+        };
+        /** @description The signed-in user, and the API token when the request used one (login answers the user only). */
+        Me: {
+            token?: components["schemas"]["APIToken"];
+            user: components["schemas"]["User"];
         };
         /** @description Server facts the UI needs before login. */
         Meta: {
@@ -1498,8 +1531,10 @@ export interface components {
             /** @example CNY */
             currency: string;
         };
+        /** @description The current and the new password. */
         PasswordChange: {
             current_password: string;
+            /** @description At least 10 characters. */
             new_password: string;
         };
         /** @description A batch plan: one combination and scene per group. */
@@ -1551,86 +1586,276 @@ export interface components {
                 weather: string;
             }[];
         };
-        PoolElement: {
-            category: string;
+        /** @description A bounding box in degrees. */
+        PoolBBox: {
+            max_lat: number;
+            max_lon: number;
+            min_lat: number;
+            min_lon: number;
+        };
+        /** @description A category of scene elements. */
+        PoolCategory: {
             en: string;
-            fit: {
-                months?: number[];
-                not_snow?: boolean;
-                roads?: string[];
-                zones?: string[];
-            };
             id: string;
             zh: string;
         };
-        PoolProvince: {
-            bbox?: Record<string, never>;
-            code?: string;
-            county_count?: number;
-            name?: string;
-            pinyin?: string;
-            short?: string;
+        /** @description The stored pool version an edit created. */
+        PoolChange: {
+            /** Format: date-time */
+            created_at: string;
+            number: number;
+            version: string;
         };
+        /** @description How many entries of each kind the pool has. */
+        PoolCounts: {
+            aliases: number;
+            categories: number;
+            climates: number;
+            elements: number;
+            provinces: number;
+            regions: number;
+            roads: number;
+            seasons: number;
+            tags: number;
+            zones: number;
+        };
+        /** @description A scene element. */
+        PoolElement: {
+            category: string;
+            en: string;
+            fit: components["schemas"]["PoolElementFit"];
+            id: string;
+            zh: string;
+        };
+        /** @description Where and when a scene element fits; an empty list means any. */
+        PoolElementFit: {
+            months: number[];
+            not_prefectures?: string[];
+            not_provinces?: string[];
+            not_snow: boolean;
+            not_tags?: string[];
+            prefectures?: string[];
+            provinces?: string[];
+            roads: string[];
+            snow?: boolean;
+            tags?: string[];
+            temps?: string[];
+            zones: string[];
+        };
+        /** @description The scene elements that fit, and every category. */
+        PoolElements: {
+            categories: components["schemas"]["PoolCategory"][];
+            items: components["schemas"]["PoolElement"][];
+        };
+        /** @description A province with its number of counties. */
+        PoolProvince: {
+            bbox: components["schemas"]["PoolBBox"];
+            code: string;
+            county_count: number;
+            en?: string;
+            name: string;
+            pinyin: string;
+            short: string;
+        };
+        /** @description Every province. */
+        PoolProvinceList: {
+            items: components["schemas"]["PoolProvince"][];
+        };
+        /** @description A county-level region with its province. */
         PoolRegion: {
             aliases?: {
                 code?: string;
-                name?: string;
+                name: string;
                 note?: string;
                 pinyin?: string;
             }[];
-            architecture?: {
-                en: string;
-                kind?: string;
-                zh: string;
-            }[];
+            architecture: components["schemas"]["PoolTerm"][] | null;
+            climate?: string;
             code: string;
-            crops?: {
-                en: string;
-                kind?: string;
-                zh: string;
-            }[];
-            landmarks?: {
-                en: string;
-                kind?: string;
-                zh: string;
-            }[];
+            crops: components["schemas"]["PoolTerm"][] | null;
+            en?: string;
+            landmarks: components["schemas"]["PoolTerm"][] | null;
             lat: number;
             lon: number;
             name: string;
             pinyin: string;
-            plants?: {
-                en: string;
-                kind?: string;
-                zh: string;
-            }[];
+            plants: components["schemas"]["PoolTerm"][] | null;
             prefecture: {
-                code?: string;
-                name?: string;
-                pinyin?: string;
+                code: string;
+                en?: string;
+                name: string;
+                pinyin: string;
             };
-            readonly province_code?: string;
-            readonly province_name?: string;
-            terrain?: {
-                en: string;
-                kind?: string;
-                zh: string;
-            }[];
-            water?: {
-                en: string;
-                kind?: string;
-                zh: string;
-            }[];
+            province_code: string;
+            province_name: string;
+            tags?: string[];
+            terrain: components["schemas"]["PoolTerm"][] | null;
+            water: components["schemas"]["PoolTerm"][] | null;
             zone: string;
         };
-        PostKitTone: {
+        /** @description A county-level region as an admin writes it. */
+        PoolRegionInput: {
+            aliases?: {
+                code?: string;
+                name: string;
+                note?: string;
+                pinyin?: string;
+            }[];
+            architecture: components["schemas"]["PoolTerm"][] | null;
+            climate?: string;
+            code: string;
+            crops: components["schemas"]["PoolTerm"][] | null;
+            en?: string;
+            landmarks: components["schemas"]["PoolTerm"][] | null;
+            lat: number;
+            lon: number;
+            name: string;
+            pinyin: string;
+            plants: components["schemas"]["PoolTerm"][] | null;
+            prefecture: {
+                code: string;
+                en?: string;
+                name: string;
+                pinyin: string;
+            };
+            tags?: string[];
+            terrain: components["schemas"]["PoolTerm"][] | null;
+            water: components["schemas"]["PoolTerm"][] | null;
+            zone: string;
+        };
+        /** @description The regions of a province. */
+        PoolRegionList: {
+            items: components["schemas"]["PoolRegion"][];
+        };
+        /** @description A region found by a search and what matched (empty without a query). */
+        PoolRegionMatch: {
+            aliases?: {
+                code?: string;
+                name: string;
+                note?: string;
+                pinyin?: string;
+            }[];
+            architecture: components["schemas"]["PoolTerm"][] | null;
+            climate?: string;
+            code: string;
+            crops: components["schemas"]["PoolTerm"][] | null;
+            en?: string;
+            landmarks: components["schemas"]["PoolTerm"][] | null;
+            lat: number;
+            lon: number;
+            matched_field: string;
+            matched_text: string;
+            name: string;
+            pinyin: string;
+            plants: components["schemas"]["PoolTerm"][] | null;
+            prefecture: {
+                code: string;
+                en?: string;
+                name: string;
+                pinyin: string;
+            };
+            province_code: string;
+            province_name: string;
+            tags?: string[];
+            terrain: components["schemas"]["PoolTerm"][] | null;
+            water: components["schemas"]["PoolTerm"][] | null;
+            zone: string;
+        };
+        /** @description Search results, best first. */
+        PoolRegionMatchList: {
+            items: components["schemas"]["PoolRegionMatch"][];
+        };
+        /** @description The current pool version after a reload, and whether it changed. */
+        PoolReload: {
+            changed: boolean;
+            number: number;
+        };
+        /** @description A road surface. */
+        PoolRoad: {
+            description: {
+                en: string;
+                zh: string;
+            };
             en: string;
-            /** @enum {string} */
-            id: "warm" | "pro" | "lively";
+            fit?: {
+                not_tags?: string[];
+                tags?: string[];
+            };
+            id: string;
             zh: string;
         };
+        /** @description Every road surface. */
+        PoolRoadList: {
+            items: components["schemas"]["PoolRoad"][];
+        };
+        /** @description One cell of the month × zone season table. */
+        PoolSeason: {
+            climate: {
+                en: string;
+                zh: string;
+            };
+            crop_state: {
+                en: string;
+                zh: string;
+            };
+            crop_states: {
+                [key: string]: {
+                    en: string;
+                    zh: string;
+                };
+            } | null;
+            month: number;
+            plant_state: {
+                en: string;
+                zh: string;
+            };
+            season: string;
+            snow_cover: boolean;
+            zone: string;
+        };
+        /** @description Season table cells. */
+        PoolSeasonList: {
+            items: components["schemas"]["PoolSeason"][];
+        };
+        /** @description A local term (crop, plant, landmark…) in Chinese and English. */
+        PoolTerm: {
+            en: string;
+            kind?: string;
+            zh: string;
+        };
+        /** @description The element pool the server plans with. */
+        PoolVersion: {
+            counts: components["schemas"]["PoolCounts"];
+            /** Format: date-time */
+            loaded_at: string;
+            /** @description Sequence number of the stored version. */
+            number: number;
+            /** @description Content hash of the pool. */
+            version: string;
+        };
+        /** @description A climate zone. */
+        PoolZone: {
+            cold: boolean;
+            description: string;
+            en: string;
+            id: string;
+            zh: string;
+        };
+        /** @description Every climate zone. */
+        PoolZoneList: {
+            items: components["schemas"]["PoolZone"][];
+        };
+        /** @description A tone preset for post kits. */
+        PostKitTone: {
+            en: string;
+            id: string;
+            zh: string;
+        };
+        /** @description The tone presets, the default first. */
         PostKitToneList: {
             items: components["schemas"]["PostKitTone"][];
         };
+        /** @description Saved batch settings. */
         Preset: {
             /** Format: date-time */
             created_at: string;
@@ -1640,33 +1865,49 @@ export interface components {
             /** Format: date-time */
             updated_at: string;
         };
-        /** @description A batch request without upload_id, seed and dry_run; the same names and rules as POST /api/v1/batches. */
+        /** @description One page of the caller's presets, by name. */
+        PresetPage: {
+            items: components["schemas"]["Preset"][];
+            next_cursor: string;
+        };
+        /** @description A batch request without upload_id, seed and dry_run, normalised; the same names and rules as POST /api/v1/batches. */
         PresetSettings: {
-            allow_same_province?: boolean;
+            allow_same_province: boolean;
             /** @enum {string} */
-            aspect?: "3:4" | "9:16" | "1:1";
+            aspect: "3:4" | "9:16" | "1:1";
             budget?: string;
             /** @enum {string} */
-            enhance?: "off" | "creative" | "balanced" | "precise";
+            enhance: "off" | "creative" | "balanced" | "precise";
             filters?: {
-                element_categories?: string[];
-                months?: number[];
-                provinces?: string[];
-                roads?: string[];
+                element_categories: string[] | null;
+                months: number[] | null;
+                provinces: string[] | null;
+                roads: string[] | null;
             };
             groups?: number;
             manual?: {
-                county?: string;
-                elements?: string[];
-                month?: number;
-                road?: string;
+                county: string;
+                elements: string[] | null;
+                month: number;
+                road: string;
             };
             /** @enum {string} */
-            mode?: "smart" | "manual";
+            mode: "smart" | "manual";
             /** @enum {string} */
-            priority?: "low" | "normal" | "high";
+            priority: "low" | "normal" | "high";
             /** @enum {integer} */
-            resolution?: 1024 | 1536;
+            resolution: 1024 | 1536;
+        };
+        /** @description Probe outcomes, one per provider. */
+        ProbeList: {
+            items: components["schemas"]["ProbeResult"][];
+        };
+        /** @description The outcome of probing one provider. */
+        ProbeResult: {
+            detail?: string;
+            latency_ns: number;
+            name: string;
+            ok: boolean;
         };
         Problem: {
             code: string;
@@ -1685,22 +1926,32 @@ export interface components {
             succeeded: number;
             total: number;
         };
+        /** @description The image providers in fallback order. */
+        Providers: {
+            items: components["schemas"]["ProviderStatus"][];
+            /** @description Images come from the built-in simulator (no provider configured). */
+            simulated: boolean;
+        };
+        /** @description One image provider; state is ok, degraded, circuit_open, quota_exhausted, auth_failed, model_gone or not_configured. */
         ProviderStatus: {
-            breaker?: string;
-            in_flight?: number;
+            breaker: string;
+            in_flight: number;
             last_error?: string;
             /** Format: date-time */
             last_error_at?: string;
             /** Format: date-time */
+            last_probe_at?: string;
+            last_probe_error?: string;
+            /** Format: date-time */
             last_success_at?: string;
-            model?: string;
-            name?: string;
+            model: string;
+            name: string;
             /** Format: date-time */
             quota_until?: string;
-            simulated?: boolean;
-            spend_today_micros?: number;
+            simulated: boolean;
+            spend_today_micros: number;
             /** @enum {string} */
-            state?: "ok" | "degraded" | "circuit_open" | "quota_exhausted" | "auth_failed" | "model_gone" | "not_configured";
+            state: "ok" | "degraded" | "circuit_open" | "quota_exhausted" | "auth_failed" | "model_gone" | "not_configured";
         };
         /** @description One QC rejection of an image. */
         QCEntry: {
@@ -1737,32 +1988,74 @@ export interface components {
             expires_at: string;
             url: string;
         };
+        /** @description A token to create. */
         TokenCreate: {
-            /** @example 90d */
+            /**
+             * @description Lifetime; default and maximum LUDENG_TOKEN_MAX_TTL.
+             * @example 90d
+             */
             expires_in?: string;
+            /** @example ci */
             name: string;
         };
+        /** @description An uploaded product photo. */
         Upload: {
-            bytes?: number;
+            bytes: number;
             /** Format: date-time */
-            created_at?: string;
-            exif?: Record<string, never>;
-            filename?: string;
-            height?: number;
-            id?: string;
-            mime?: string;
-            sha256?: string;
-            urls?: {
-                full?: string;
-                preview?: string;
-                thumb?: string;
+            created_at: string;
+            exif: components["schemas"]["UploadEXIF"];
+            filename: string;
+            height: number;
+            id: string;
+            /** @example image/jpeg */
+            mime: string;
+            sha256: string;
+            urls: components["schemas"]["UploadURLs"];
+            warnings: components["schemas"]["UploadWarning"][];
+            width: number;
+        };
+        /** @description The photo metadata that was kept, and what was removed. */
+        UploadEXIF: {
+            camera_make?: string;
+            camera_model?: string;
+            gps_removed: boolean;
+            lens_model?: string;
+            orientation?: number;
+            removed_fields?: string[];
+            software?: string;
+            taken_at?: string;
+        };
+        /** @description A signed link to create. */
+        UploadLinkCreate: {
+            /**
+             * @description Lifetime, 1s–30d; default 24h.
+             * @example 7d
+             */
+            expires_in?: string;
+            /**
+             * @description Default: full; the link works for this size only.
+             * @enum {string}
+             */
+            size?: "thumb" | "preview" | "full";
+        };
+        /** @description One page of the caller's uploads, newest first. */
+        UploadPage: {
+            items: components["schemas"]["Upload"][];
+            next_cursor: string;
+        };
+        /** @description Content links of an upload by size (they need the session or a token). */
+        UploadURLs: {
+            full: string;
+            preview: string;
+            thumb: string;
+        };
+        /** @description Something about the photo that may spoil the results (low resolution…). */
+        UploadWarning: {
+            code: string;
+            detail: string;
+            params?: {
+                [key: string]: unknown;
             };
-            warnings?: {
-                code?: string;
-                detail?: string;
-                params?: Record<string, never>;
-            }[];
-            width?: number;
         };
         /** @description A user's spend per day and provider, totals and what the budgets leave. */
         Usage: {
@@ -1780,56 +2073,88 @@ export interface components {
             images: number;
             provider: string;
         };
+        /** @description A user account; role is operator or admin. */
         User: {
             /** Format: date-time */
-            created_at?: string;
-            disabled?: boolean;
-            id?: string;
+            created_at: string;
+            disabled: boolean;
+            id: string;
             /** @enum {string} */
-            role?: "operator" | "admin";
+            role: "operator" | "admin";
             /** Format: date-time */
-            updated_at?: string;
-            username?: string;
-        };
-        UserCreate: {
-            password: string;
-            /** @enum {string} */
-            role?: "operator" | "admin";
+            updated_at: string;
             username: string;
         };
+        /** @description An account to create. */
+        UserCreate: {
+            /** @description At least 10 characters. */
+            password: string;
+            /**
+             * @description Default: operator.
+             * @enum {string}
+             */
+            role?: "operator" | "admin";
+            /** @example ann */
+            username: string;
+        };
+        /** @description One page of the user list. */
+        UserPage: {
+            items: components["schemas"]["User"][];
+            next_cursor: string;
+        };
+        /** @description Changes to an account; an absent field stays. */
         UserUpdate: {
             disabled?: boolean;
+            /** @description A new password (at least 10 characters); ends the user's sessions and tokens. */
             password?: string;
             /** @enum {string} */
             role?: "operator" | "admin";
         };
+        /** @description The caller's webhook. */
         Webhook: {
             /** Format: date-time */
             created_at: string;
             events: ("batch.done" | "group.done")[];
             id: string;
+            /** @description Signs deliveries; shown only when created or rotated. */
+            secret?: string;
             /** Format: date-time */
             updated_at: string;
             url: string;
         };
+        /** @description One queued or attempted webhook delivery. */
         WebhookDelivery: {
-            attempts?: number;
-            batch_id?: string | null;
+            attempts: number;
+            /** @description null for events without a batch (ping). */
+            batch_id: string | null;
             /** Format: date-time */
-            created_at?: string;
+            created_at: string;
             /** Format: date-time */
-            delivered_at?: string | null;
+            delivered_at: string | null;
             /** @enum {string} */
-            event?: "batch.done" | "group.done" | "ping";
-            /** @description Also the envelope id the receiver sees */
-            id?: string;
+            event: "batch.done" | "group.done" | "ping";
+            /** @description Also the envelope id the receiver sees. */
+            id: string;
             /** Format: date-time */
-            last_attempt_at?: string | null;
-            last_error?: string;
-            /** @description null when no HTTP answer arrived */
-            last_status_code?: number | null;
+            last_attempt_at: string | null;
+            last_error: string;
+            /** @description null while no HTTP answer was received. */
+            last_status_code: number | null;
             /** @enum {string} */
-            status?: "pending" | "delivered" | "failed";
+            status: "pending" | "delivered" | "failed";
+        };
+        /** @description One page of the delivery log, newest first. */
+        WebhookDeliveryPage: {
+            items: components["schemas"]["WebhookDelivery"][];
+            next_cursor: string;
+        };
+        /** @description The webhook to create or replace. */
+        WebhookPut: {
+            /** @description Default: batch.done. */
+            events?: ("batch.done" | "group.done")[];
+            rotate_secret?: boolean;
+            /** @example https://example.com/ludeng-hook */
+            url: string;
         };
     };
     responses: {
@@ -1871,10 +2196,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        items: components["schemas"]["AuditEntry"][];
-                        next_cursor: string;
-                    };
+                    "application/json": components["schemas"]["AuditPage"];
                 };
             };
             400: components["responses"]["Problem"];
@@ -1899,10 +2221,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        changed?: boolean;
-                        number?: number;
-                    };
+                    "application/json": components["schemas"]["PoolReload"];
                 };
             };
             401: components["responses"]["Problem"];
@@ -1926,10 +2245,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        items?: components["schemas"]["ProviderStatus"][];
-                        simulated?: boolean;
-                    };
+                    "application/json": components["schemas"]["Providers"];
                 };
             };
             401: components["responses"]["Problem"];
@@ -1955,10 +2271,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        items?: components["schemas"]["ProviderStatus"][];
-                        simulated?: boolean;
-                    };
+                    "application/json": components["schemas"]["Providers"];
                 };
             };
             401: components["responses"]["Problem"];
@@ -1983,7 +2296,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, never>;
+                    "application/json": components["schemas"]["ProbeList"];
                 };
             };
             401: components["responses"]["Problem"];
@@ -2058,10 +2371,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        items: components["schemas"]["AdminUser"][];
-                        next_cursor: string;
-                    };
+                    "application/json": components["schemas"]["UserPage"];
                 };
             };
             400: components["responses"]["Problem"];
@@ -2090,7 +2400,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["AdminUser"];
+                    "application/json": components["schemas"]["User"];
                 };
             };
             400: components["responses"]["Problem"];
@@ -2119,7 +2429,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["AdminUser"];
+                    "application/json": components["schemas"]["User"];
                 };
             };
             401: components["responses"]["Problem"];
@@ -2150,7 +2460,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["AdminUser"];
+                    "application/json": components["schemas"]["User"];
                 };
             };
             400: components["responses"]["Problem"];
@@ -2217,9 +2527,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        user?: components["schemas"]["User"];
-                    };
+                    "application/json": components["schemas"]["Me"];
                 };
             };
             400: components["responses"]["Problem"];
@@ -2287,10 +2595,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        token?: components["schemas"]["APIToken"];
-                        user?: components["schemas"]["User"];
-                    };
+                    "application/json": components["schemas"]["Me"];
                 };
             };
             401: components["responses"]["Problem"];
@@ -2341,10 +2646,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        items: components["schemas"]["APIToken"][];
-                        next_cursor: string;
-                    };
+                    "application/json": components["schemas"]["APITokenPage"];
                 };
             };
             401: components["responses"]["Problem"];
@@ -2371,10 +2673,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        api_token?: components["schemas"]["APIToken"];
-                        token?: string;
-                    };
+                    "application/json": components["schemas"]["CreatedToken"];
                 };
             };
             400: components["responses"]["Problem"];
@@ -3059,7 +3358,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, never>;
+                    "application/json": components["schemas"]["KieAck"];
                 };
             };
             400: components["responses"]["Problem"];
@@ -3150,7 +3449,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, never>;
+                    "application/json": components["schemas"]["Batch"];
                 };
             };
             400: components["responses"]["Problem"];
@@ -3271,7 +3570,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, never>;
+                    "application/json": components["schemas"]["Batch"];
                 };
             };
             401: components["responses"]["Problem"];
@@ -3314,13 +3613,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    events?: ("batch.done" | "group.done")[];
-                    /** @description Replace the secret of an existing webhook. */
-                    rotate_secret?: boolean;
-                    /** Format: uri */
-                    url: string;
-                };
+                "application/json": components["schemas"]["WebhookPut"];
             };
         };
         responses: {
@@ -3330,9 +3623,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Webhook"] & {
-                        secret?: string;
-                    };
+                    "application/json": components["schemas"]["Webhook"];
                 };
             };
             /** @description Created, with the secret (shown once) */
@@ -3341,9 +3632,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Webhook"] & {
-                        secret: string;
-                    };
+                    "application/json": components["schemas"]["Webhook"];
                 };
             };
             400: components["responses"]["Problem"];
@@ -3394,10 +3683,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        items: components["schemas"]["WebhookDelivery"][];
-                        next_cursor: string;
-                    };
+                    "application/json": components["schemas"]["WebhookDeliveryPage"];
                 };
             };
             400: components["responses"]["Problem"];
@@ -3494,10 +3780,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        categories?: Record<string, never>[];
-                        items?: components["schemas"]["PoolElement"][];
-                    };
+                    "application/json": components["schemas"]["PoolElements"];
                 };
             };
             400: components["responses"]["Problem"];
@@ -3525,12 +3808,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** Format: date-time */
-                        created_at?: string;
-                        number?: number;
-                        version?: string;
-                    };
+                    "application/json": components["schemas"]["PoolChange"];
                 };
             };
             400: components["responses"]["Problem"];
@@ -3563,12 +3841,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** Format: date-time */
-                        created_at?: string;
-                        number?: number;
-                        version?: string;
-                    };
+                    "application/json": components["schemas"]["PoolChange"];
                 };
             };
             400: components["responses"]["Problem"];
@@ -3597,12 +3870,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** Format: date-time */
-                        created_at?: string;
-                        number?: number;
-                        version?: string;
-                    };
+                    "application/json": components["schemas"]["PoolChange"];
                 };
             };
             401: components["responses"]["Problem"];
@@ -3628,9 +3896,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        items: components["schemas"]["PoolProvince"][];
-                    };
+                    "application/json": components["schemas"]["PoolProvinceList"];
                 };
             };
             401: components["responses"]["Problem"];
@@ -3655,9 +3921,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        items: components["schemas"]["PoolRegion"][];
-                    };
+                    "application/json": components["schemas"]["PoolRegionList"];
                 };
             };
             401: components["responses"]["Problem"];
@@ -3684,9 +3948,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        items: components["schemas"]["PoolRegion"][];
-                    };
+                    "application/json": components["schemas"]["PoolRegionMatchList"];
                 };
             };
             400: components["responses"]["Problem"];
@@ -3704,7 +3966,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["PoolRegion"];
+                "application/json": components["schemas"]["PoolRegionInput"];
             };
         };
         responses: {
@@ -3714,12 +3976,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** Format: date-time */
-                        created_at?: string;
-                        number?: number;
-                        version?: string;
-                    };
+                    "application/json": components["schemas"]["PoolChange"];
                 };
             };
             400: components["responses"]["Problem"];
@@ -3768,7 +4025,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["PoolRegion"];
+                "application/json": components["schemas"]["PoolRegionInput"];
             };
         };
         responses: {
@@ -3778,12 +4035,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** Format: date-time */
-                        created_at?: string;
-                        number?: number;
-                        version?: string;
-                    };
+                    "application/json": components["schemas"]["PoolChange"];
                 };
             };
             400: components["responses"]["Problem"];
@@ -3812,12 +4064,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** Format: date-time */
-                        created_at?: string;
-                        number?: number;
-                        version?: string;
-                    };
+                    "application/json": components["schemas"]["PoolChange"];
                 };
             };
             401: components["responses"]["Problem"];
@@ -3843,9 +4090,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        items: Record<string, never>[];
-                    };
+                    "application/json": components["schemas"]["PoolRoadList"];
                 };
             };
             401: components["responses"]["Problem"];
@@ -3871,9 +4116,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        items: Record<string, never>[];
-                    };
+                    "application/json": components["schemas"]["PoolSeasonList"];
                 };
             };
             400: components["responses"]["Problem"];
@@ -3897,13 +4140,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        counts?: Record<string, never>;
-                        /** Format: date-time */
-                        loaded_at?: string;
-                        number?: number;
-                        version?: string;
-                    };
+                    "application/json": components["schemas"]["PoolVersion"];
                 };
             };
             401: components["responses"]["Problem"];
@@ -3926,9 +4163,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        items: Record<string, never>[];
-                    };
+                    "application/json": components["schemas"]["PoolZoneList"];
                 };
             };
             401: components["responses"]["Problem"];
@@ -3977,10 +4212,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        items: components["schemas"]["Preset"][];
-                        next_cursor: string;
-                    };
+                    "application/json": components["schemas"]["PresetPage"];
                 };
             };
             400: components["responses"]["Problem"];
@@ -4130,10 +4362,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        items?: components["schemas"]["Upload"][];
-                        next_cursor?: string;
-                    };
+                    "application/json": components["schemas"]["UploadPage"];
                 };
             };
             400: components["responses"]["Problem"];
@@ -4288,15 +4517,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    /**
-                     * @example 24h
-                     * @example 7d
-                     */
-                    expires_in?: string;
-                    /** @enum {string} */
-                    size?: "thumb" | "preview" | "full";
-                };
+                "application/json": components["schemas"]["UploadLinkCreate"];
             };
         };
         responses: {
@@ -4306,11 +4527,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** Format: date-time */
-                        expires_at?: string;
-                        url?: string;
-                    };
+                    "application/json": components["schemas"]["SignedLink"];
                 };
             };
             400: components["responses"]["Problem"];

@@ -160,147 +160,39 @@ export type SignedLink = Schemas['SignedLink'];
 export type HistoryPage = Schemas['HistoryPage'];
 
 export type Role = 'admin' | 'operator';
+export type User = Schemas['User'];
+export type AdminUser = Schemas['User'];
+export type ApiToken = Schemas['APIToken'];
+export type CreatedToken = Schemas['CreatedToken'];
+export type Me = Schemas['Me'];
+export type AuditEntry = Schemas['AuditEntry'];
 
-export interface User {
-  id: string;
-  username: string;
-  role: Role;
-  disabled?: boolean;
-  created_at?: string;
-  updated_at?: string;
-}
-
-
+/** The shape every paged list of the API shares (UserPage, AuditPage, BatchPage…). */
 export interface Page<T> {
   items: T[];
   next_cursor: string;
 }
 
-export interface ApiToken {
-  id: string;
-  name: string;
-  prefix: string;
-  created_at: string;
-  expires_at: string | null;
-  last_used_at: string | null;
-  revoked_at: string | null;
-}
+export type Province = Schemas['PoolProvince'];
+export type Term = Schemas['PoolTerm'];
+export type Region = Schemas['PoolRegion'];
+/** A search result: a region and what matched best ("name", "alias", "old_code", "code", "prefecture", "province"). */
+export type RegionMatch = Schemas['PoolRegionMatch'];
+export type Road = Schemas['PoolRoad'];
+export type Element = Schemas['PoolElement'];
+export type Category = Schemas['PoolCategory'];
+export type PoolVersion = Schemas['PoolVersion'];
 
-export interface AdminUser {
-  id: string;
-  username: string;
-  role: Role;
-  disabled: boolean;
-  created_at: string;
-  updated_at: string;
-}
-
-export interface AuditEntry {
-  id: string;
-  at: string;
-  actor_name: string;
-  action: string;
-  target_type: string;
-  target_id: string;
-  detail?: Record<string, unknown> | null;
-  ip?: string;
-  request_id?: string;
-}
-
-export interface Province {
-  code: string;
-  name: string;
-  short: string;
-  pinyin: string;
-  county_count: number;
-}
-
-export interface Term {
-  zh: string;
-  en: string;
-  kind?: string;
-}
-
-export interface Region {
-  code: string;
-  name: string;
-  pinyin: string;
-  province_code: string;
-  province_name: string;
-  prefecture: { code: string; name: string; pinyin?: string };
-  lat: number;
-  lon: number;
-  zone: string;
-  terrain: Term[];
-  crops: Term[];
-  plants: Term[];
-  architecture: Term[];
-  water: Term[];
-  landmarks: Term[];
-  aliases?: { name: string; code?: string; pinyin?: string; note?: string }[] | null;
-  /** Search results only: what matched best ("name", "alias", "old_code", "code", "prefecture", "province") and its text. */
-  matched_field?: string;
-  matched_text?: string;
-}
-
-export interface Road {
-  id: string;
-  zh: string;
-  en: string;
-}
-
-export interface Element {
-  id: string;
-  category: string;
-  zh: string;
-  en: string;
-}
-
-export interface Category {
-  id: string;
-  zh: string;
-  en: string;
-}
-
-export interface PoolVersion {
-  /** Content hash of the pool. */
-  version: string;
-  /** Sequence number of the stored version. */
-  number?: number;
-  /** When this version was loaded (the server calls it loaded_at; the first contract said imported_at). */
-  loaded_at?: string;
-  imported_at?: string;
-}
+export type ProviderStatus = Schemas['ProviderStatus'];
+export type Providers = Schemas['Providers'];
+export type ProbeResult = Schemas['ProbeResult'];
+export type ProbeList = Schemas['ProbeList'];
+export type QueueState = Schemas['QueueState'];
 
 // ---- Uploads, batches, usage -------------------------------------------
 
-
-export interface UploadWarning {
-  code: string;
-  detail: string;
-  params?: Record<string, unknown> | null;
-}
-
-export interface Upload {
-  id: string;
-  sha256: string;
-  mime: string;
-  width: number;
-  height: number;
-  bytes: number;
-  filename: string;
-  warnings?: UploadWarning[] | null;
-  created_at: string;
-  urls: { thumb?: string; preview?: string; full?: string };
-}
-
-
-
-
-
-
-
-
+export type UploadWarning = Schemas['UploadWarning'];
+export type Upload = Schemas['Upload'];
 
 export type Aspect = '3:4' | '9:16' | '1:1';
 export type Enhance = 'off' | 'creative' | 'balanced' | 'precise';
@@ -333,22 +225,8 @@ export interface SubmitBody {
 
 export type GroupNote = Schemas['GroupNote'];
 
-export interface ImageVersion {
-  id: string;
-  current: boolean;
-  instruction: string;
-  provider: string;
-  width: number;
-  height: number;
-  created_at: string;
-  urls: { card?: string; preview?: string; full?: string };
-}
-
-export interface PostKitTone {
-  id: string;
-  zh: string;
-  en: string;
-}
+export type ImageVersion = Schemas['ImageVersion'];
+export type PostKitTone = Schemas['PostKitTone'];
 
 
 
@@ -357,51 +235,15 @@ export interface PostKitTone {
 // ---- Presets and webhooks ----------------------------------------------
 
 /** Saved batch settings: a batch request without upload_id, seed and dry_run (stored normalised). */
-export interface PresetSettings {
-  mode: 'smart' | 'manual';
-  groups?: number;
-  manual?: { county: string; month: number; road: string; elements: string[] } | null;
-  filters?: SmartFilters | null;
-  allow_same_province?: boolean;
-  aspect?: Aspect;
-  resolution?: 1024 | 1536;
-  enhance?: Enhance;
-  priority?: Priority;
-  budget?: string;
-}
+export type PresetSettings = Schemas['PresetSettings'];
+/** What a preset is saved from: the form's settings (the server fills in the defaults). */
+export type PresetInput = Omit<SubmitBody, 'upload_id' | 'seed' | 'dry_run'>;
+export type Preset = Schemas['Preset'];
 
-export interface Preset {
-  id: string;
-  name: string;
-  settings: PresetSettings;
-  created_at: string;
-  updated_at: string;
-}
-
-export type WebhookEvent = 'batch.done' | 'group.done';
-
-export interface Webhook {
-  id: string;
-  url: string;
-  events: WebhookEvent[];
-  created_at: string;
-  updated_at: string;
-  /** Only in the answer of the PUT that creates the webhook or rotates its secret. */
-  secret?: string;
-}
-
-export interface WebhookDelivery {
-  id: string;
-  event: WebhookEvent | 'ping' | string;
-  batch_id: string | null;
-  status: 'pending' | 'delivered' | 'failed' | string;
-  attempts: number;
-  last_status_code: number | null;
-  last_error: string;
-  created_at: string;
-  last_attempt_at: string | null;
-  delivered_at: string | null;
-}
+export type WebhookEvent = Webhook['events'][number];
+/** secret is only in the answer of the PUT that creates the webhook or rotates its secret. */
+export type Webhook = Schemas['Webhook'];
+export type WebhookDelivery = Schemas['WebhookDelivery'];
 
 export interface BatchListFilter {
   status?: string;
@@ -427,31 +269,31 @@ export const api = {
   meta: () => request<Meta>('GET', '/api/v1/meta'),
 
   login: (username: string, password: string) =>
-    request<{ user: User }>('POST', '/api/v1/auth/login', { username, password }, { quiet401: true }),
+    request<Me>('POST', '/api/v1/auth/login', { username, password }, { quiet401: true }),
   logout: () => request<void>('POST', '/api/v1/auth/logout', undefined, { quiet401: true }),
-  me: () => request<{ user: User }>('GET', '/api/v1/auth/me', undefined, { quiet401: true }),
+  me: () => request<Me>('GET', '/api/v1/auth/me', undefined, { quiet401: true }),
   changePassword: (current_password: string, new_password: string) =>
     request<void>('PUT', '/api/v1/auth/password', { current_password, new_password }),
 
-  listTokens: () => request<Page<ApiToken>>('GET', '/api/v1/auth/tokens'),
+  listTokens: () => request<Schemas['APITokenPage']>('GET', '/api/v1/auth/tokens'),
   createToken: (name: string, expires_in: string) =>
-    request<{ token: string; api_token: ApiToken }>('POST', '/api/v1/auth/tokens', expires_in ? { name, expires_in } : { name }),
+    request<CreatedToken>('POST', '/api/v1/auth/tokens', expires_in ? { name, expires_in } : { name }),
   revokeToken: (id: string) => request<void>('DELETE', `/api/v1/auth/tokens/${enc(id)}`),
 
-  listUsers: (cursor?: string, limit = 50) => request<Page<AdminUser>>('GET', '/api/v1/admin/users' + query({ limit, cursor })),
+  listUsers: (cursor?: string, limit = 50) => request<Schemas['UserPage']>('GET', '/api/v1/admin/users' + query({ limit, cursor })),
   createUser: (username: string, password: string, role: Role) =>
     request<AdminUser>('POST', '/api/v1/admin/users', { username, password, role }),
   updateUser: (id: string, patch: { role?: Role; disabled?: boolean; password?: string }) =>
     request<AdminUser>('PATCH', `/api/v1/admin/users/${enc(id)}`, patch),
-  listAudit: (cursor?: string, limit = 50) => request<Page<AuditEntry>>('GET', '/api/v1/admin/audit' + query({ limit, cursor })),
+  listAudit: (cursor?: string, limit = 50) => request<Schemas['AuditPage']>('GET', '/api/v1/admin/audit' + query({ limit, cursor })),
 
-  provinces: () => request<{ items: Province[] }>('GET', '/api/v1/pool/provinces'),
-  counties: (provinceCode: string) => request<{ items: Region[] }>('GET', `/api/v1/pool/provinces/${enc(provinceCode)}/counties`),
+  provinces: () => request<Schemas['PoolProvinceList']>('GET', '/api/v1/pool/provinces'),
+  counties: (provinceCode: string) => request<Schemas['PoolRegionList']>('GET', `/api/v1/pool/provinces/${enc(provinceCode)}/counties`),
   searchRegions: (q: string, signal?: AbortSignal, limit?: number) =>
-    request<{ items: Region[] }>('GET', '/api/v1/pool/regions' + query({ q, limit }), undefined, { signal }),
-  roads: () => request<{ items: Road[] }>('GET', '/api/v1/pool/roads'),
+    request<Schemas['PoolRegionMatchList']>('GET', '/api/v1/pool/regions' + query({ q, limit }), undefined, { signal }),
+  roads: () => request<Schemas['PoolRoadList']>('GET', '/api/v1/pool/roads'),
   elements: (f: { zone?: string; month?: number; road?: string }) =>
-    request<{ items: Element[]; categories: Category[] }>('GET', '/api/v1/pool/elements' + query(f)),
+    request<Schemas['PoolElements']>('GET', '/api/v1/pool/elements' + query(f)),
   poolVersion: () => request<PoolVersion>('GET', '/api/v1/pool/version'),
 
   upload: (file: File) => {
@@ -463,31 +305,31 @@ export const api = {
   planBatch: (body: SubmitBody) => request<DryRunResult>('POST', '/api/v1/batches', { ...body, dry_run: true }),
   createBatch: (body: SubmitBody) => request<Batch>('POST', '/api/v1/batches', { ...body, dry_run: false }),
   batch: (id: string, signal?: AbortSignal) => request<Batch>('GET', `/api/v1/batches/${enc(id)}`, undefined, { signal }),
-  listBatches: (f: BatchListFilter) => request<Page<BatchSummary>>('GET', '/api/v1/batches' + query({ ...f })),
+  listBatches: (f: BatchListFilter) => request<Schemas['BatchPage']>('GET', '/api/v1/batches' + query({ ...f })),
   batchEvents: (id: string, after: number) =>
-    request<{ items: StoredEvent[]; last_seq: number }>('GET', `/api/v1/batches/${enc(id)}/events` + query({ after })),
+    request<Schemas['BatchEventPage']>('GET', `/api/v1/batches/${enc(id)}/events` + query({ after })),
   batchAction: (id: string, action: 'cancel' | 'pause' | 'resume' | 'retry') => request<Batch>('POST', `/api/v1/batches/${enc(id)}/${action}`),
   retryGroup: (id: string, groupId: string) => request<Batch>('POST', `/api/v1/batches/${enc(id)}/groups/${enc(groupId)}/retry`),
   rerunBatch: (id: string) => request<Batch>('POST', `/api/v1/batches/${enc(id)}/rerun`),
   batchLink: (id: string, body: { expires_in?: string; group_id?: string }) =>
     request<SignedLink>('POST', `/api/v1/batches/${enc(id)}/links`, body),
-  archiveHistory: () => request<{ archived: number }>('POST', '/api/v1/history/archive', {}),
+  archiveHistory: () => request<Schemas['Archived']>('POST', '/api/v1/history/archive', {}),
   patchBatch: (id: string, body: { name?: string; archived?: boolean }) =>
-    request<{ id: string; name: string; archived: boolean }>('PATCH', `/api/v1/batches/${enc(id)}`, body),
+    request<Schemas['BatchLabel']>('PATCH', `/api/v1/batches/${enc(id)}`, body),
   deleteBatch: (id: string) => request<void>('DELETE', `/api/v1/batches/${enc(id)}`),
-  starImage: (id: string, starred: boolean) => request<{ image_id: string; starred: boolean }>('PUT', `/api/v1/images/${enc(id)}/star`, { starred }),
+  starImage: (id: string, starred: boolean) => request<Schemas['ImageStar']>('PUT', `/api/v1/images/${enc(id)}/star`, { starred }),
   regenerateImage: (id: string, instruction: string) => request<Batch>('POST', `/api/v1/images/${enc(id)}/regenerate`, { instruction }),
-  imageVersions: (id: string) => request<{ items: ImageVersion[] }>('GET', `/api/v1/images/${enc(id)}/versions`),
+  imageVersions: (id: string) => request<Schemas['ImageVersionList']>('GET', `/api/v1/images/${enc(id)}/versions`),
   selectVersion: (id: string, vid: string) => request<Batch>('POST', `/api/v1/images/${enc(id)}/versions/${enc(vid)}/select`),
-  postKitTones: () => request<{ items: PostKitTone[] }>('GET', '/api/v1/post-kit/tones'),
+  postKitTones: () => request<Schemas['PostKitToneList']>('GET', '/api/v1/post-kit/tones'),
   writeNote: (id: string, gid: string, tone: string) => request<GroupNote>('POST', `/api/v1/batches/${enc(id)}/groups/${enc(gid)}/note`, { tone }),
   editNote: (id: string, gid: string, body: { tone: string; title: string; body: string; hashtags: string[] }) =>
     request<GroupNote>('PUT', `/api/v1/batches/${enc(id)}/groups/${enc(gid)}/note`, body),
   usage: () => request<Usage>('GET', '/api/v1/usage'),
 
-  listPresets: (cursor?: string, limit = 200) => request<Page<Preset>>('GET', '/api/v1/presets' + query({ limit, cursor })),
-  createPreset: (name: string, settings: PresetSettings) => request<Preset>('POST', '/api/v1/presets', { name, settings }),
-  updatePreset: (id: string, patch: { name?: string; settings?: PresetSettings }) =>
+  listPresets: (cursor?: string, limit = 200) => request<Schemas['PresetPage']>('GET', '/api/v1/presets' + query({ limit, cursor })),
+  createPreset: (name: string, settings: PresetInput) => request<Preset>('POST', '/api/v1/presets', { name, settings }),
+  updatePreset: (id: string, patch: { name?: string; settings?: PresetInput }) =>
     request<Preset>('PATCH', `/api/v1/presets/${enc(id)}`, patch),
   deletePreset: (id: string) => request<void>('DELETE', `/api/v1/presets/${enc(id)}`),
 
@@ -496,5 +338,5 @@ export const api = {
   deleteWebhook: () => request<void>('DELETE', '/api/v1/me/webhook'),
   testWebhook: () => request<WebhookDelivery>('POST', '/api/v1/me/webhook/test'),
   webhookDeliveries: (cursor?: string, limit = 20) =>
-    request<Page<WebhookDelivery>>('GET', '/api/v1/me/webhook/deliveries' + query({ limit, cursor })),
+    request<Schemas['WebhookDeliveryPage']>('GET', '/api/v1/me/webhook/deliveries' + query({ limit, cursor })),
 };

@@ -12,13 +12,16 @@ import {
   settingsKey,
   upsertPreset,
   type FormState,
+  type StoredSettings,
 } from './preset';
 import { defaultManual, defaultOutput, defaultSmart } from './request';
 
 const base: FormState = { mode: 'smart', smart: defaultSmart, manual: defaultManual(new Date(2026, 2, 1)), output: defaultOutput };
 const opts = { groupsMax: 12, isAdmin: false };
 
-function preset(id: string, name: string, settings: PresetSettings = { mode: 'smart' }): Preset {
+const smartDefaults: PresetSettings = { mode: 'smart', allow_same_province: false, aspect: '3:4', resolution: 1024, enhance: 'balanced', priority: 'normal' };
+
+function preset(id: string, name: string, settings: PresetSettings = smartDefaults): Preset {
   return { id, name, settings, created_at: '2026-01-01T00:00:00Z', updated_at: '2026-01-01T00:00:00Z' };
 }
 
@@ -96,7 +99,7 @@ describe('applyPreset', () => {
   });
 
   it('fills the manual form and derives the province of the county', () => {
-    const s: PresetSettings = { mode: 'manual', manual: { county: '130502', month: 7, road: 'asphalt', elements: ['wheat', 'poplar'] } };
+    const s: StoredSettings = { mode: 'manual', manual: { county: '130502', month: 7, road: 'asphalt', elements: ['wheat', 'poplar'] } };
     const f = applyPreset(s, base, opts);
     expect(f.mode).toBe('manual');
     expect(f.manual).toEqual({ province: '130000', county: '130502', month: 7, road: 'asphalt', elements: ['wheat', 'poplar'] });
@@ -119,7 +122,7 @@ describe('applyPreset', () => {
   });
 
   it('round-trips: saving the applied form gives the same settings', () => {
-    const stored: PresetSettings = {
+    const stored: StoredSettings = {
       mode: 'smart',
       groups: 3,
       allow_same_province: false,

@@ -68,13 +68,23 @@ function months(v: unknown): number[] {
 }
 
 /**
+ * StoredSettings are a preset's settings as applyPreset reads them: the
+ * server's PresetSettings, read defensively because a preset saved by an
+ * older release may lack fields.
+ */
+export type StoredSettings = Partial<Omit<PresetSettings, 'filters' | 'manual'>> & {
+  filters?: Partial<NonNullable<PresetSettings['filters']>> | null;
+  manual?: Partial<NonNullable<PresetSettings['manual']>> | null;
+};
+
+/**
  * applyPreset puts a preset's settings into the form. The preset's mode
  * becomes the form's; the other mode's fields stay as they were (a smart
  * preset has no manual part). Anything missing or unknown falls back to the
  * form's default, and "high" priority, which only admins may send, becomes
  * "normal" for others.
  */
-export function applyPreset(s: PresetSettings, current: FormState, opts: { groupsMax: number; isAdmin: boolean }): FormState {
+export function applyPreset(s: StoredSettings, current: FormState, opts: { groupsMax: number; isAdmin: boolean }): FormState {
   const mode: Mode = s.mode === 'manual' ? 'manual' : 'smart';
   const priority: Priority = s.priority === 'low' || s.priority === 'normal' ? s.priority : s.priority === 'high' && opts.isAdmin ? 'high' : 'normal';
   const output: OutputState = {
@@ -98,7 +108,7 @@ export function applyPreset(s: PresetSettings, current: FormState, opts: { group
   }
   const m = s.manual;
   const county = m && typeof m.county === 'string' && m.county !== '' ? m.county : null;
-  const month = m && Number.isInteger(m.month) && m.month >= 1 && m.month <= 12 ? m.month : current.manual.month;
+  const month = m && typeof m.month === 'number' && Number.isInteger(m.month) && m.month >= 1 && m.month <= 12 ? m.month : current.manual.month;
   const manual: ManualState = {
     province: county ? provinceOfCounty(county) : null,
     county,
@@ -130,7 +140,7 @@ export function findByName(list: readonly Preset[], name: string): Preset | unde
 }
 
 /** filterCount counts the chosen filter values of a smart preset, for its one-line summary. */
-export function filterCount(s: PresetSettings): number {
+export function filterCount(s: StoredSettings): number {
   const f = s.filters ?? {};
   return strings(f.provinces).length + months(f.months).length + strings(f.roads).length + strings(f.element_categories).length;
 }

@@ -1,27 +1,7 @@
 import { useCallback, useEffect, useState } from 'react';
-import { request } from '../api';
+import { request, type ProbeList, type ProbeResult, type Providers, type ProviderStatus, type QueueState } from '../api';
 import { ErrorNote, Notice, Spinner } from '../components/common';
 import { useI18n } from '../i18n/context';
-
-interface ProviderStatus {
-  name: string;
-  model: string;
-  simulated: boolean;
-  state: string;
-  breaker: string;
-  quota_until?: string;
-  last_error?: string;
-  last_error_at?: string;
-  last_success_at?: string;
-  in_flight?: number;
-}
-
-interface ProbeResult {
-  name: string;
-  ok: boolean;
-  detail?: string;
-  latency_ns: number;
-}
 
 /** Image providers (status, breaker, reset, probe) and the generation queue (pause, resume). */
 export function ProvidersPanel() {
@@ -35,7 +15,7 @@ export function ProvidersPanel() {
 
   const load = useCallback(async () => {
     try {
-      const r = await request<{ items: ProviderStatus[]; simulated: boolean }>('GET', '/api/v1/admin/providers');
+      const r = await request<Providers>('GET', '/api/v1/admin/providers');
       setItems(r.items);
       setSimulated(r.simulated);
     } catch (e) {
@@ -104,7 +84,7 @@ export function ProvidersPanel() {
                         disabled={busy}
                         onClick={() =>
                           void run(async () => {
-                            const r = await request<{ items: ProviderStatus[] }>('POST', `/api/v1/admin/providers/${encodeURIComponent(p.name)}/reset`);
+                            const r = await request<Providers>('POST', `/api/v1/admin/providers/${encodeURIComponent(p.name)}/reset`);
                             setItems(r.items);
                           })
                         }
@@ -126,7 +106,7 @@ export function ProvidersPanel() {
             data-testid="probe"
             onClick={() =>
               void run(async () => {
-                const r = await request<{ items: ProbeResult[] }>('POST', '/api/v1/admin/providers/probe');
+                const r = await request<ProbeList>('POST', '/api/v1/admin/providers/probe');
                 setProbe(r.items);
                 await load();
               })
@@ -159,8 +139,8 @@ export function ProvidersPanel() {
             disabled={busy}
             onClick={() =>
               void run(async () => {
-                await request('POST', '/api/v1/admin/queue/pause');
-                setQueue(true);
+                const r = await request<QueueState>('POST', '/api/v1/admin/queue/pause');
+                setQueue(r.paused);
               })
             }
           >
@@ -172,8 +152,8 @@ export function ProvidersPanel() {
             disabled={busy}
             onClick={() =>
               void run(async () => {
-                await request('POST', '/api/v1/admin/queue/resume');
-                setQueue(false);
+                const r = await request<QueueState>('POST', '/api/v1/admin/queue/resume');
+                setQueue(r.paused);
               })
             }
           >

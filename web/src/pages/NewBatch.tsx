@@ -528,7 +528,7 @@ function ManualForm({
       {counties.error ? <ErrorNote error={counties.error} onRetry={counties.reload} /> : null}
       {region && (
         <p className="muted small">
-          {t('manual.zone', { zone: zoneName(region.zone) })} · {region.terrain.map((x) => (lang === 'en' ? x.en : x.zh)).join(lang === 'en' ? '; ' : '、')}
+          {t('manual.zone', { zone: zoneName(region.zone) })} · {(region.terrain ?? []).map((x) => (lang === 'en' ? x.en : x.zh)).join(lang === 'en' ? '; ' : '、')}
         </p>
       )}
 

@@ -1,5 +1,8 @@
 import { useEffect, useMemo, useRef, useState } from 'react';
-import { api, type PoolVersion, type Province, type Region, type Term } from '../api';
+import { api, type PoolVersion, type Province, type Region, type RegionMatch, type Term } from '../api';
+
+/** A listed region: a province's county, or a search result with what matched. */
+type ListedRegion = Region & Partial<Pick<RegionMatch, 'matched_field' | 'matched_text'>>;
 import { ErrorNote, Notice, PageHeader, Spinner } from '../components/common';
 import { normalizeSearch } from '../format';
 import { useAsync, useDebounced } from '../hooks';
@@ -126,7 +129,7 @@ export function PoolPage() {
 
 function VersionLine({ v }: { v: PoolVersion }) {
   const { t, formatDateTime } = useI18n();
-  const at = v.loaded_at ?? v.imported_at;
+  const at = v.loaded_at;
   const version = (v.number ? `#${v.number} · ` : '') + v.version.slice(0, 12);
   return (
     <p className="muted small pool-version">
@@ -159,7 +162,7 @@ function RegionList({
   withProvince,
   query,
 }: {
-  items: Region[];
+  items: ListedRegion[];
   selected: string | undefined;
   onPick: (r: Region) => void;
   withProvince?: boolean;
@@ -211,7 +214,7 @@ function RegionList({
 }
 
 /** formerName is the former name or code that made a search hit, if that is why it matched. */
-function formerName(r: Region, nq: string): string | undefined {
+function formerName(r: ListedRegion, nq: string): string | undefined {
   if (r.matched_field) {
     return r.matched_field === 'alias' || r.matched_field === 'old_code' ? r.matched_text : undefined;
   }
@@ -219,7 +222,7 @@ function formerName(r: Region, nq: string): string | undefined {
   return (r.aliases ?? []).find((a) => normalizeSearch(`${a.name} ${a.pinyin ?? ''} ${a.code ?? ''}`).includes(nq))?.name;
 }
 
-function Terms({ items }: { items: Term[] }) {
+function Terms({ items }: { items: Term[] | null }) {
   const { t, lang } = useI18n();
   if (!items || items.length === 0) return <span className="muted">{t('common.none')}</span>;
   return (
@@ -281,7 +284,7 @@ function RegionDetail({ region: r }: { region: Region }) {
   );
 }
 
-function FactTerms({ label, items }: { label: string; items: Term[] }) {
+function FactTerms({ label, items }: { label: string; items: Term[] | null }) {
   return (
     <>
       <dt>{label}</dt>

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { WebhookDelivery } from '../api';
 import { appendPage, checkWebhookUrl, isSettled, mergeFirstPage, putOnTop, sameEvents, toggleEvent } from './webhook';
 
-function d(id: string, status = 'delivered'): WebhookDelivery {
+function d(id: string, status: WebhookDelivery['status'] = 'delivered'): WebhookDelivery {
   return {
     id,
     event: 'batch.done',
