@@ -13,6 +13,7 @@ import (
 	"github.com/ludeng/ludeng/internal/provider"
 	"github.com/ludeng/ludeng/internal/store"
 	"github.com/ludeng/ludeng/internal/upload"
+	"github.com/ludeng/ludeng/internal/ws"
 )
 
 // Contract lists the Go types whose schemas are generated into
@@ -149,7 +150,12 @@ func Contract() *apischema.Registry {
 		Add("ImageVersion", ImageVersionItem{}, "A kept result of an image; id is \"current\" for a current result not yet kept.").
 		Add("ImageVersionList", ImageVersionList{}, "The kept results of an image, the current one marked.").
 		Add("PostKitTone", PostKitTone{}, "A tone preset for post kits.").
-		Add("PostKitToneList", PostKitToneList{}, "The tone presets, the default first.")
+		Add("PostKitToneList", PostKitToneList{}, "The tone presets, the default first.").
+		// The WebSocket's frames (GET /api/v1/ws is an upgrade, so no
+		// operation refers to them; they are here so the SPA's frame
+		// types are generated like every other).
+		Add("LiveClientMessage", ws.ClientMessage{}, "A frame a client sends on GET /api/v1/ws: subscribe to (or unsubscribe from) a batch's events.").
+		Add("LiveServerMessage", ws.ServerMessage{}, "A frame the server sends on GET /api/v1/ws: a snapshot (data is a Batch), an event of the batch's log, or an error.")
 }
 
 //go:embed openapi.gen.json

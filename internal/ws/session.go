@@ -14,24 +14,26 @@ import (
 	"github.com/ludeng/ludeng/internal/fault"
 )
 
-// clientMessage is what a client sends.
-type clientMessage struct {
-	Type    string `json:"type"`
+// ClientMessage is what a client sends on GET /api/v1/ws. Its schema is in
+// the API document (LiveClientMessage), so the SPA's frames are typed from it.
+type ClientMessage struct {
+	Type    string `json:"type" enum:"subscribe,unsubscribe"`
 	BatchID string `json:"batch_id"`
 	// AfterSeq nil: events after the snapshot. n ≥ 0: every stored event with Seq > n.
-	AfterSeq *int64 `json:"after_seq"`
+	AfterSeq *int64 `json:"after_seq,omitempty" doc:"Replay every stored event with seq > after_seq; absent (or null): events after the snapshot."`
 }
 
-// serverMessage is what the server sends: snapshot, event or error.
-type serverMessage struct {
-	Type    string          `json:"type"`
+// ServerMessage is what the server sends: snapshot, event or error (schema
+// LiveServerMessage in the API document).
+type ServerMessage struct {
+	Type    string          `json:"type" enum:"snapshot,event,error"`
 	BatchID string          `json:"batch_id,omitempty"`
-	Seq     *int64          `json:"seq,omitempty"`
-	Kind    string          `json:"kind,omitempty"`
+	Seq     *int64          `json:"seq,omitempty" doc:"snapshot: the last event the snapshot reflects; event: the event's sequence number."`
+	Kind    string          `json:"kind,omitempty" doc:"event only: an EventKind, the same as the type of GET …/events rows."`
 	At      *time.Time      `json:"at,omitempty"`
-	Data    json.RawMessage `json:"data,omitempty"`
-	Code    string          `json:"code,omitempty"`
-	Detail  string          `json:"detail,omitempty"`
+	Data    json.RawMessage `json:"data,omitempty" doc:"snapshot: a Batch; event: the event's data."`
+	Code    string          `json:"code,omitempty" doc:"error only: a problem code."`
+	Detail  string          `json:"detail,omitempty" doc:"error only: an English sentence."`
 }
 
 // closeReason is why a session ended and what the peer is told.
@@ -286,7 +288,7 @@ var errStop = errors.New("ws: session ending")
 
 // send queues one message. It waits up to SendTimeout for room (replays
 // produce faster than any network drains), then drops the client.
-func (s *session) send(m serverMessage) error {
+func (s *session) send(m ServerMessage) error {
 	b, err := json.Marshal(m)
 	if err != nil {
 		return err
@@ -313,11 +315,11 @@ func (s *session) send(m serverMessage) error {
 }
 
 func (s *session) sendError(batchID, code, detail string) error {
-	return s.send(serverMessage{Type: "error", BatchID: batchID, Code: code, Detail: detail})
+	return s.send(ServerMessage{Type: "error", BatchID: batchID, Code: code, Detail: detail})
 }
 
 func (s *session) handle(raw []byte) {
-	var m clientMessage
+	var m ClientMessage
 	if err := json.Unmarshal(raw, &m); err != nil {
 		s.h.m.messages.WithLabelValues("in", "invalid").Inc()
 		_ = s.sendError("", "bad_message", "The message is not a JSON object.")
@@ -389,7 +391,7 @@ func (s *session) subscribe(batchID string, afterSeq *int64) {
 		var raw []byte
 		if raw, err = json.Marshal(data); err == nil {
 			at := s.h.deps.Now().UTC()
-			err = s.send(serverMessage{Type: "snapshot", BatchID: batchID, Seq: &seq, At: &at, Data: raw})
+			err = s.send(ServerMessage{Type: "snapshot", BatchID: batchID, Seq: &seq, At: &at, Data: raw})
 			if errors.Is(err, errStop) {
 				cancel()
 				sub.Close()
@@ -474,7 +476,7 @@ func (s *session) catchUp(st *subState) {
 				continue
 			}
 			seq, at := ev.Seq, ev.At.UTC()
-			if err := s.send(serverMessage{
+			if err := s.send(ServerMessage{
 				Type: "event", BatchID: st.batchID, Seq: &seq, Kind: ev.Kind, At: &at, Data: ev.Data,
 			}); err != nil {
 				return

@@ -1505,6 +1505,32 @@ export interface components {
             /** @example 5242880 */
             upload_max_bytes: number;
         };
+        /** @description A frame a client sends on GET /api/v1/ws: subscribe to (or unsubscribe from) a batch's events. */
+        LiveClientMessage: {
+            /** @description Replay every stored event with seq > after_seq; absent (or null): events after the snapshot. */
+            after_seq?: number;
+            batch_id: string;
+            /** @enum {string} */
+            type: "subscribe" | "unsubscribe";
+        };
+        /** @description A frame the server sends on GET /api/v1/ws: a snapshot (data is a Batch), an event of the batch's log, or an error. */
+        LiveServerMessage: {
+            /** Format: date-time */
+            at?: string;
+            batch_id?: string;
+            /** @description error only: a problem code. */
+            code?: string;
+            /** @description snapshot: a Batch; event: the event's data. */
+            data?: unknown;
+            /** @description error only: an English sentence. */
+            detail?: string;
+            /** @description event only: an EventKind, the same as the type of GET …/events rows. */
+            kind?: string;
+            /** @description snapshot: the last event the snapshot reflects; event: the event's sequence number. */
+            seq?: number;
+            /** @enum {string} */
+            type: "snapshot" | "event" | "error";
+        };
         /** @description Sign-in credentials. */
         LoginRequest: {
             password: string;

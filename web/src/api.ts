@@ -137,6 +137,9 @@ export async function request<T>(method: string, path: string, body?: unknown, o
 type Schemas = components['schemas'];
 export type Meta = Schemas['Meta'];
 export type Money = Schemas['Money'];
+/** Frames of GET /api/v1/ws (generated like every response). */
+export type LiveClientMessage = Schemas['LiveClientMessage'];
+export type LiveServerMessage = Schemas['LiveServerMessage'];
 export type SceneLabel = Schemas['Label'];
 export type Scene = Schemas['Scene'];
 export type Combination = Schemas['Combination'];

@@ -14,7 +14,17 @@
 //
 // The module is pure (no React, no I/O) so that it can be unit tested.
 
-import type { Batch, BatchGroup, BatchImage, BatchStatus, ImageStatus, Progress, StoredEvent } from '../api';
+import type {
+  Batch,
+  BatchGroup,
+  BatchImage,
+  BatchStatus,
+  ImageStatus,
+  LiveClientMessage,
+  LiveServerMessage,
+  Progress,
+  StoredEvent,
+} from '../api';
 
 /**
  * LiveEvent is one event of the batch's log. kind is the server's one
@@ -341,17 +351,28 @@ export type WSMessage =
   | { type: 'error'; batchId: string; code: string; detail: string }
   | { type: 'other' };
 
-/** parseWSMessage reads one text frame of GET /api/v1/ws; anything unexpected is 'other'. */
+/** clientFrame is the text of a frame the client sends (LiveClientMessage in the API document). */
+export function clientFrame(m: LiveClientMessage): string {
+  return JSON.stringify(m);
+}
+
+/**
+ * parseWSMessage reads one text frame of GET /api/v1/ws (LiveServerMessage in
+ * the API document) into the reducer's terms; anything unexpected is 'other'.
+ * The frame is checked field by field: a server of another version may send
+ * what this build's generated type does not know.
+ */
 export function parseWSMessage(text: string): WSMessage {
-  let m: unknown;
+  let raw: unknown;
   try {
-    m = JSON.parse(text);
+    raw = JSON.parse(text);
   } catch {
     return { type: 'other' };
   }
-  if (!isObject(m)) return { type: 'other' };
+  if (!isObject(raw)) return { type: 'other' };
+  const m = raw as Partial<Record<keyof LiveServerMessage, unknown>>;
   const batchId = str(m.batch_id) ?? '';
-  switch (m.type) {
+  switch (m.type as LiveServerMessage['type']) {
     case 'snapshot':
       return { type: 'snapshot', batchId, seq: num(m.seq) ?? 0, data: m.data };
     case 'event': {

@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useReducer, useRef, useState } from 'react';
 import { api, isApiError, type Batch } from '../api';
-import { fromStored, initialLive, isTerminalBatch, liveReducer, parseWSMessage, reconnectDelay, type LiveState } from './live';
+import { clientFrame, fromStored, initialLive, isTerminalBatch, liveReducer, parseWSMessage, reconnectDelay, type LiveState } from './live';
 
 /** How the page learns about changes: the WebSocket, or polling while the socket is down. */
 export type LiveMode = 'connecting' | 'live' | 'polling' | 'idle';
@@ -99,7 +99,7 @@ export function useBatchLive(id: string): BatchLive {
       }
       ws = socket;
       socket.onopen = () => {
-        socket.send(JSON.stringify({ type: 'subscribe', batch_id: id, after_seq: seqRef.current > 0 ? seqRef.current : null }));
+        socket.send(clientFrame({ type: 'subscribe', batch_id: id, after_seq: seqRef.current > 0 ? seqRef.current : undefined }));
       };
       socket.onmessage = (ev) => {
         if (typeof ev.data !== 'string') return;
@@ -117,7 +117,7 @@ export function useBatchLive(id: string): BatchLive {
             setMode('polling');
             window.setTimeout(() => {
               if (!closed && socket.readyState === WebSocket.OPEN) {
-                socket.send(JSON.stringify({ type: 'subscribe', batch_id: id, after_seq: seqRef.current || null }));
+                socket.send(clientFrame({ type: 'subscribe', batch_id: id, after_seq: seqRef.current || undefined }));
               }
             }, reconnectDelay(attempt++) + 100);
           } else {
@@ -152,7 +152,7 @@ export function useBatchLive(id: string): BatchLive {
         s.onmessage = null;
         if (s.readyState === WebSocket.OPEN) {
           try {
-            s.send(JSON.stringify({ type: 'unsubscribe', batch_id: id }));
+            s.send(clientFrame({ type: 'unsubscribe', batch_id: id }));
           } catch {
             // closing anyway
           }
