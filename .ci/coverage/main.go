@@ -1,16 +1,19 @@
-// Command coverage merges Go cover profiles (the -race unit run and the
-// end-to-end run of .ci/run, both with -coverpkg=./...), prints statement
-// coverage per package and overall, and fails when a package falls below
-// its floor in .ci/coverage-floors.txt.
+// Command coverage merges Go cover profiles (the coverage run of the unit
+// packages and the end-to-end run of .ci/run, both with -coverpkg=./...),
+// prints statement coverage per package and overall, and fails when a
+// package falls below its floor in .ci/coverage-floors.txt.
 //
 //	go run ./.ci/coverage -floors .ci/coverage-floors.txt unit.out e2e.out
-//	go run ./.ci/coverage -floors .ci/coverage-floors.txt -write unit.out e2e.out   # set floors to today's figures
+//	go run ./.ci/coverage -floors .ci/coverage-floors.txt -write unit.out e2e.out   # floors from today's figures
 //
 // A block counts as covered when any profile executed it, so a package's
 // figure includes what the end-to-end suites run through it. Floors are
-// whole percent, truncated from the measured figure: a run-to-run wobble
-// below one point (timing-dependent branches) does not fail, a lost test
-// does. Packages without a floor line are reported as new and must get one.
+// whole percent: the measured figure truncated, minus -slack points (default
+// 1), because timing-dependent branches (heartbeats, slow consumers,
+// retries) move a package's figure between runs of the same code —
+// internal/ws by 1.4 points between two quiet runs on 2026-12-05; a lost
+// test moves it by more. -write never lowers an existing floor. Packages
+// without a floor line are reported as new and must get one.
 package main
 
 import (
@@ -42,6 +45,7 @@ func (p pkgCov) pct() float64 {
 func main() {
 	floorsPath := flag.String("floors", ".ci/coverage-floors.txt", "per-package floors (package percent)")
 	write := flag.Bool("write", false, "rewrite the floors file with today's figures (never lowers an existing floor)")
+	slack := flag.Float64("slack", 1, "with -write: points below the truncated figure (run-to-run wobble)")
 	target := flag.Float64("target", 80, "overall target to report against")
 	flag.Parse()
 	if flag.NArg() == 0 {
@@ -116,7 +120,7 @@ func main() {
 		map[bool]string{true: "met", false: fmt.Sprintf("%.1f points short", *target-total.pct())}[total.pct() >= *target])
 
 	if *write {
-		if err := writeFloors(*floorsPath, names, pkgs, floors); err != nil {
+		if err := writeFloors(*floorsPath, names, pkgs, floors, *slack); err != nil {
 			fmt.Fprintln(os.Stderr, "coverage:", err)
 			os.Exit(2)
 		}
@@ -194,14 +198,16 @@ func readFloors(name string) (map[string]float64, error) {
 	return out, sc.Err()
 }
 
-func writeFloors(name string, names []string, pkgs map[string]*pkgCov, old map[string]float64) error {
+func writeFloors(name string, names []string, pkgs map[string]*pkgCov, old map[string]float64, slack float64) error {
 	var sb strings.Builder
 	sb.WriteString("# Per-package statement coverage floors (whole percent), enforced by .ci/run\n")
-	sb.WriteString("# through .ci/coverage: unit tests (-race) and end-to-end suites together,\n")
-	sb.WriteString("# -coverpkg=./... . Raise a floor when you add tests; never lower one.\n")
+	sb.WriteString("# through .ci/coverage: the unit packages' coverage run and the end-to-end\n")
+	sb.WriteString("# suites together, -coverpkg=./... . Written as the measured figure truncated,\n")
+	sb.WriteString("# minus one point for run-to-run wobble. Raise a floor when you add tests;\n")
+	sb.WriteString("# never lower one.\n")
 	sb.WriteString("# Regenerate: go run ./.ci/coverage -write /tmp/ludeng-cover-unit.out /tmp/ludeng-cover-e2e.out\n")
 	for _, n := range names {
-		v := math.Floor(pkgs[n].pct())
+		v := math.Max(0, math.Floor(pkgs[n].pct())-slack)
 		if o, ok := old[n]; ok && o > v {
 			v = o
 		}
