@@ -1,4 +1,4 @@
-import type { components } from './api.gen';
+import type { components, operations } from './api.gen';
 // The ludeng REST client. Same origin, cookie session: every request sends
 // the cookie (credentials: 'same-origin'); the server's cross-origin
 // protection needs nothing more. Every failure becomes an ApiError carrying
@@ -197,33 +197,12 @@ export type QueueState = Schemas['QueueState'];
 export type UploadWarning = Schemas['UploadWarning'];
 export type Upload = Schemas['Upload'];
 
-export type Aspect = '3:4' | '9:16' | '1:1';
-export type Enhance = 'off' | 'creative' | 'balanced' | 'precise';
-export type Priority = 'low' | 'normal' | 'high';
-
-export interface SmartFilters {
-  provinces?: string[];
-  months?: number[];
-  roads?: string[];
-  element_categories?: string[];
-}
-
-/** The body of POST /api/v1/batches. */
-export interface SubmitBody {
-  upload_id: string;
-  mode: 'smart' | 'manual';
-  groups?: number;
-  manual?: { county: string; month: number; road: string; elements: string[] };
-  filters?: SmartFilters;
-  allow_same_province?: boolean;
-  aspect?: Aspect;
-  resolution?: 1024 | 1536;
-  enhance?: Enhance;
-  priority?: Priority;
-  budget?: string;
-  seed?: number;
-  dry_run?: boolean;
-}
+/** The body of POST /api/v1/batches (a request schema of the document). */
+export type SubmitBody = NonNullable<operations['createBatch']['requestBody']>['content']['application/json'];
+export type SmartFilters = NonNullable<SubmitBody['filters']>;
+export type Aspect = NonNullable<SubmitBody['aspect']>;
+export type Enhance = NonNullable<SubmitBody['enhance']>;
+export type Priority = NonNullable<SubmitBody['priority']>;
 
 
 export type GroupNote = Schemas['GroupNote'];
