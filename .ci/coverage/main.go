@@ -1,12 +1,12 @@
-// Command coverage merges Go cover profiles (the coverage run of the unit
-// packages and the end-to-end run of .ci/run, both with -coverpkg=./...),
-// prints statement coverage per package and overall, and fails when a
+// Command coverage merges Go cover profiles (.ci/run's coverage run of the
+// end-to-end suites and the unit packages, -coverpkg=./..., where every test
+// binary writes its own blocks into the one profile), prints statement coverage per package and overall, and fails when a
 // package falls below its floor in .ci/coverage-floors.txt.
 //
-//	go run ./.ci/coverage -floors .ci/coverage-floors.txt unit.out e2e.out
-//	go run ./.ci/coverage -floors .ci/coverage-floors.txt -write unit.out e2e.out   # floors from today's figures
+//	go run ./.ci/coverage -floors .ci/coverage-floors.txt cover.out [more.out…]
+//	go run ./.ci/coverage -floors .ci/coverage-floors.txt -write cover.out   # floors from today's figures
 //
-// A block counts as covered when any profile executed it, so a package's
+// A block counts as covered when any test binary executed it, so a package's
 // figure includes what the end-to-end suites run through it. Floors are
 // whole percent: the measured figure truncated, minus -slack points (default
 // 1), because timing-dependent branches (heartbeats, slow consumers,
@@ -205,7 +205,7 @@ func writeFloors(name string, names []string, pkgs map[string]*pkgCov, old map[s
 	sb.WriteString("# suites together, -coverpkg=./... . Written as the measured figure truncated,\n")
 	sb.WriteString("# minus one point for run-to-run wobble. Raise a floor when you add tests;\n")
 	sb.WriteString("# never lower one.\n")
-	sb.WriteString("# Regenerate: go run ./.ci/coverage -write /tmp/ludeng-cover-unit.out /tmp/ludeng-cover-e2e.out\n")
+	sb.WriteString("# Regenerate: go run ./.ci/coverage -write /tmp/ludeng-cover.out\n")
 	for _, n := range names {
 		v := math.Max(0, math.Floor(pkgs[n].pct())-slack)
 		if o, ok := old[n]; ok && o > v {
