@@ -58,3 +58,33 @@ export function useDebounced<T>(value: T, ms: number): T {
   }, [value, ms]);
   return v;
 }
+
+export interface BusyAction {
+  busy: boolean;
+  error: unknown;
+  setError: (e: unknown) => void;
+  /** run clears the last error, marks the component busy while fn runs, and keeps fn's failure as error. */
+  run: (fn: () => Promise<void>) => Promise<void>;
+}
+
+/**
+ * useBusyAction is the busy flag and error note every button or form that
+ * calls the API needs: one action at a time, its failure shown until the
+ * next attempt.
+ */
+export function useBusyAction(): BusyAction {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  const run = useCallback(async (fn: () => Promise<void>) => {
+    setBusy(true);
+    setError(null);
+    try {
+      await fn();
+    } catch (e) {
+      setError(e);
+    } finally {
+      setBusy(false);
+    }
+  }, []);
+  return { busy, error, setError, run };
+}

@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'react';
 import { api, type Batch, type BatchGroup, type BatchImage, type GroupNote, type ImageVersion, type PostKitTone } from '../api';
 import { CopyButton, ErrorNote } from '../components/common';
+import { useBusyAction } from '../hooks';
 import { useI18n } from '../i18n/context';
 
 /** The grid image: the card (400 px wide, the image's own aspect) with the preview as the larger source. Never cropped. */
@@ -58,8 +59,7 @@ export function StarButton({ im, onChanged, small = true }: { im: BatchImage; on
 export function BatchName({ b, onSaved }: { b: Batch; onSaved: () => void }) {
   const { t } = useI18n();
   const [name, setName] = useState(b.name ?? '');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
+  const { busy, error, run } = useBusyAction();
   const [saved, setSaved] = useState(false);
   useEffect(() => setName(b.name ?? ''), [b.name]);
   return (
@@ -67,17 +67,11 @@ export function BatchName({ b, onSaved }: { b: Batch; onSaved: () => void }) {
       className="batch-name row wrap"
       onSubmit={async (e) => {
         e.preventDefault();
-        setBusy(true);
-        setError(null);
-        try {
+        await run(async () => {
           await api.patchBatch(b.id, { name });
           setSaved(true);
           onSaved();
-        } catch (err) {
-          setError(err);
-        } finally {
-          setBusy(false);
-        }
+        });
       }}
     >
       <label className="label" htmlFor="batch-name">
@@ -114,8 +108,6 @@ export function PostKit({ b, g, onSaved }: { b: Batch; g: BatchGroup; onSaved: (
   const [title, setTitle] = useState(g.note?.title ?? '');
   const [body, setBody] = useState(g.note?.body ?? '');
   const [tags, setTags] = useState((g.note?.hashtags ?? []).map((x) => '#' + x).join(' '));
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
   const [fallback, setFallback] = useState('');
   const id = `note-${g.id}`;
 
@@ -136,18 +128,13 @@ export function PostKit({ b, g, onSaved }: { b: Batch; g: BatchGroup; onSaved: (
     setBody(n.body);
     setTags(n.hashtags.map((x) => '#' + x).join(' '));
   };
-  const run = async (fn: () => Promise<void>) => {
-    setBusy(true);
-    setError(null);
-    try {
+  const { busy, error, run: act } = useBusyAction();
+  // Every post-kit action saves something the batch view shows.
+  const run = (fn: () => Promise<void>) =>
+    act(async () => {
       await fn();
       onSaved();
-    } catch (e) {
-      setError(e);
-    } finally {
-      setBusy(false);
-    }
-  };
+    });
   const text = `${title}\n\n${body}\n\n${tags}`;
   const titleLen = [...title].length;
   const bodyLen = [...body].length;
@@ -279,24 +266,17 @@ export function Versions({ im, onSelected }: { im: BatchImage; onSelected: (b: B
 export function Regenerate({ im, disabled, onStarted }: { im: BatchImage; disabled: boolean; onStarted: (b: Batch) => void }) {
   const { t } = useI18n();
   const [instruction, setInstruction] = useState('');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
+  const { busy, error, run } = useBusyAction();
   const id = `regen-${im.id}`;
   return (
     <form
       className="regen row wrap"
       onSubmit={async (e) => {
         e.preventDefault();
-        setBusy(true);
-        setError(null);
-        try {
+        await run(async () => {
           onStarted(await api.regenerateImage(im.id, instruction.trim()));
           setInstruction('');
-        } catch (err) {
-          setError(err);
-        } finally {
-          setBusy(false);
-        }
+        });
       }}
     >
       <label className="label" htmlFor={id}>

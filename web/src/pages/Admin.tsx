@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useState, type FormEvent } from 'react';
 import { api, type AdminUser, type AuditEntry, type Page, type Role } from '../api';
 import { ErrorNote, Notice, PageHeader, Spinner } from '../components/common';
+import { useBusyAction } from '../hooks';
 import { useI18n } from '../i18n/context';
 import { Link } from '../router';
 import { useSession } from '../session';
@@ -250,24 +251,17 @@ function CreateUserCard({ onCreated }: { onCreated: (u: AdminUser) => void }) {
   const [username, setUsername] = useState('');
   const [password, setPassword] = useState('');
   const [role, setRole] = useState<Role>('operator');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
+  const { busy, error, run } = useBusyAction();
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
+    await run(async () => {
       const u = await api.createUser(username.trim(), password, role);
       setUsername('');
       setPassword('');
       setRole('operator');
       onCreated(u);
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   return (

@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useState } from 'react';
 import { request, type ProbeList, type ProbeResult, type Providers, type ProviderStatus, type QueueState } from '../api';
 import { ErrorNote, Notice, Spinner } from '../components/common';
+import { useBusyAction } from '../hooks';
 import { useI18n } from '../i18n/context';
 
 /** Image providers (status, breaker, reset, probe) and the generation queue (pause, resume). */
@@ -10,8 +11,7 @@ export function ProvidersPanel() {
   const [simulated, setSimulated] = useState(false);
   const [probe, setProbe] = useState<ProbeResult[] | null>(null);
   const [queue, setQueue] = useState<boolean | null>(null);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
+  const { busy, error, setError, run } = useBusyAction();
 
   const load = useCallback(async () => {
     try {
@@ -25,18 +25,6 @@ export function ProvidersPanel() {
   useEffect(() => {
     void load();
   }, [load]);
-
-  const run = async (fn: () => Promise<void>) => {
-    setBusy(true);
-    setError(null);
-    try {
-      await fn();
-    } catch (e) {
-      setError(e);
-    } finally {
-      setBusy(false);
-    }
-  };
 
   return (
     <div className="admin-providers" data-testid="admin-providers">

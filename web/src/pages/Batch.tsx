@@ -5,6 +5,7 @@ import { ProblemPanel, StatusPill, useLabels } from '../batch/ui';
 import { useBatchLive, type LiveMode } from '../batch/useBatchLive';
 import { CopyButton, ErrorNote, Notice, PageHeader, Spinner, copyText } from '../components/common';
 import { formatMoney } from '../format';
+import { useBusyAction } from '../hooks';
 import { useI18n } from '../i18n/context';
 import { Link, navigate } from '../router';
 import { BatchName, CardImage, PostKit, Regenerate, StarButton, Versions } from '../batch/Picking';
@@ -394,26 +395,13 @@ function GroupCard({
 }) {
   const { t } = useI18n();
   const l = useLabels();
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
+  const { busy, error, run: act } = useBusyAction();
   const [link, setLink] = useState<SignedLink | null>(null);
   const n = g.index + 1;
   const succeeded = g.images.filter((im) => im.status === 'succeeded').length;
   const retryable = g.images.filter((im) => isRetryableImage(im.status)).length;
   const titleId = `group-${g.id}-title`;
   const shown = picking.onlyStarred ? g.images.filter((im) => im.starred) : g.images;
-
-  const act = async (fn: () => Promise<void>) => {
-    setBusy(true);
-    setError(null);
-    try {
-      await fn();
-    } catch (e) {
-      setError(e);
-    } finally {
-      setBusy(false);
-    }
-  };
 
   return (
     <article className="card group-card" aria-labelledby={titleId} data-testid="group-card" data-group-status={g.status}>
