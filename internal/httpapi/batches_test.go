@@ -18,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 	"github.com/stretchr/testify/require"
 
 	pooldata "github.com/ludeng/ludeng/data/pool"
@@ -579,6 +580,33 @@ func TestBatchFailureInjection(t *testing.T) {
 	})
 }
 
+// jobsParkedBeyond counts the batch's generate jobs that are scheduled to
+// run no sooner than horizon from now.
+func jobsParkedBeyond(ctx context.Context, p *pipeline.Pipeline, batchID string, horizon time.Duration) (int, error) {
+	params := river.NewJobListParams().Kinds(pipeline.GenerateArgs{}.Kind()).
+		States(rivertype.JobStateScheduled).TagsAny("batch_" + batchID).First(10_000)
+	var res *river.JobListResult
+	var err error
+	switch c := p.RiverClient().(type) {
+	case *river.Client[*sql.Tx]:
+		res, err = c.JobList(ctx, params)
+	case *river.Client[pgx.Tx]:
+		res, err = c.JobList(ctx, params)
+	default:
+		return 0, fmt.Errorf("unexpected River client %T", c)
+	}
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, j := range res.Jobs {
+		if time.Until(j.ScheduledAt) >= horizon {
+			n++
+		}
+	}
+	return n, nil
+}
+
 // TestBatchCancelPauseResume: pause and resume change the state with
 // events; cancel mid-batch stops the rest (no further provider calls),
 // keeps finished images, releases the groups without any, and only then
@@ -624,7 +652,17 @@ func TestBatchCancelDeletesWaitingJobs(t *testing.T) {
 				t.Logf("waiting jobs: %v", err)
 				return false
 			}
-			return running == 0 && queued > 0 && n == queued
+			// Until every job has run once since the pause, some sit in a
+			// short fair-share snooze (1–3 s); one of those can wake and be
+			// running while the cancel lists the jobs, then snooze again
+			// for PausedPoll. Only jobs parked by the pause itself are
+			// certain to be waiting when the cancel runs.
+			parked, err := jobsParkedBeyond(ctx, b.pipe, id, 10*time.Minute)
+			if err != nil {
+				t.Logf("parked jobs: %v", err)
+				return false
+			}
+			return running == 0 && queued > 0 && n == queued && parked == queued
 		}, time.Minute, 20*time.Millisecond)
 		res = c.do("POST", "/api/v1/batches/"+id+"/cancel", nil)
 		require.Equal(t, http.StatusOK, res.status, string(res.body))

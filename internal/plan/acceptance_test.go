@@ -75,7 +75,10 @@ func TestBruteForceChecker(t *testing.T) {
 	t.Parallel()
 	s := real(t)
 	rng := rand.New(rand.NewPCG(2026, 4))
-	const cases = 300
+	cases := 300
+	if raceEnabled {
+		cases = 60
+	}
 	ok, infeasible := 0, 0
 	for i := range cases {
 		req := plan.SmartRequest{

@@ -204,8 +204,12 @@ func TestContactSheet(t *testing.T) {
 	}
 	photo := productPhoto(t)
 	g := New(Options{})
-	sheet := image.NewRGBA(image.Rect(0, 0, 4*192, 8*256))
-	for gi, s := range plan8(rand.New(rand.NewPCG(1, 99))) {
+	groups := 8
+	if raceEnabled {
+		groups = 2 // a sheet for eyes; TestQCDistinct still renders all 32 under -race
+	}
+	sheet := image.NewRGBA(image.Rect(0, 0, 4*192, groups*256))
+	for gi, s := range plan8(rand.New(rand.NewPCG(1, 99)))[:groups] {
 		for vi, img := range renderGroup(t, g, photo, s, provider.Resolution1024) {
 			small := provider.Fit(img, 192, 256)
 			draw.Draw(sheet, image.Rect(vi*192, gi*256, vi*192+192, gi*256+256), small, small.Bounds().Min, draw.Src)
@@ -223,8 +227,8 @@ func TestContactSheet(t *testing.T) {
 	cfg, err := png.DecodeConfig(f)
 	require.NoError(t, err)
 	require.Equal(t, 4*192, cfg.Width)
-	require.Equal(t, 8*256, cfg.Height)
+	require.Equal(t, groups*256, cfg.Height)
 	files, err := filepath.Glob(filepath.Join(dir, "g*_v*.jpg"))
 	require.NoError(t, err)
-	require.Len(t, files, 32)
+	require.Len(t, files, groups*4)
 }
