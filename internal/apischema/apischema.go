@@ -10,6 +10,8 @@
 // json.RawMessage is any JSON; maps are objects of their element schema;
 // an `enum:"a,b"` field tag lists the allowed values, `example` and `doc`
 // tags add an example and a description; registered types become $refs;
+// a request type marked with Input requires only fields tagged
+// `required:""`, in itself and in the objects it nests inline;
 // objects list every property and allow no other (additionalProperties
 // false), so a new field without a regenerated document fails the
 // response-validation test.
@@ -32,12 +34,16 @@ type Registry struct {
 	enums   map[reflect.Type][]string
 	docs    map[string]string
 	nonNull map[reflect.Type]bool
+	inputs  map[reflect.Type]bool
+	// input > 0 while an Input type (or an object nested inline in one) is
+	// being defined.
+	input int
 }
 
 // New returns an empty registry.
 func New() *Registry {
 	return &Registry{names: map[reflect.Type]string{}, enums: map[reflect.Type][]string{}, docs: map[string]string{},
-		nonNull: map[reflect.Type]bool{}}
+		nonNull: map[reflect.Type]bool{}, inputs: map[reflect.Type]bool{}}
 }
 
 // Add registers v's type as the component name, with a description.
@@ -62,6 +68,15 @@ func (r *Registry) Enum(v any, values ...string) *Registry {
 // null (the code that builds them always allocates).
 func (r *Registry) NonNull(v any) *Registry {
 	r.nonNull[reflect.TypeOf(v)] = true
+	return r
+}
+
+// Input marks v's type as a request body whose omitted fields the server
+// fills with defaults: only fields tagged `required:""` are required, in
+// it and in the objects it nests inline. The same Go struct as a response
+// lists every field as required, because the server always sends them.
+func (r *Registry) Input(v any) *Registry {
+	r.inputs[reflect.TypeOf(v)] = true
 	return r
 }
 
@@ -142,6 +157,10 @@ func (r *Registry) define(t reflect.Type) map[string]any {
 	case reflect.Interface:
 		return map[string]any{}
 	case reflect.Struct:
+		if r.inputs[t] {
+			r.input++
+			defer func() { r.input-- }()
+		}
 		return r.object(t)
 	}
 	panic("apischema: unsupported type " + t.String())
@@ -203,7 +222,8 @@ func (r *Registry) fields(t reflect.Type, props map[string]any, required *[]stri
 			s = withKey(s, "description", d)
 		}
 		props[name] = s
-		if !omit {
+		_, tagged := f.Tag.Lookup("required")
+		if !omit && (r.input == 0 || tagged) {
 			*required = append(*required, name)
 		}
 	}

@@ -43,3 +43,42 @@ func TestFieldTags(t *testing.T) {
 	require.JSONEq(t, `{"type":["string","null"],"examples":["hi"],"description":"A note."}`, string(p["note"]))
 	require.Equal(t, []string{"items", "maybe", "note", "role", "size"}, doc.Schemas["Sample"].Required)
 }
+
+type inner struct {
+	A int `json:"a"`
+}
+
+type request struct {
+	Mode  string `json:"mode"`
+	ID    string `json:"id" required:""`
+	Inner inner  `json:"inner"`
+}
+
+// TestInput: an Input type and the objects nested inline in it require
+// only fields tagged required; the same nested struct elsewhere, and a
+// type not marked Input, require every field without omitempty.
+func TestInput(t *testing.T) {
+	type requestOut request
+	raw := apischema.New().Input(request{}).Add("Request", request{}, "").Add("Out", requestOut{}, "").Add("Inner", inner{}, "").JSON()
+	var doc struct {
+		Schemas map[string]struct {
+			Properties map[string]struct {
+				Ref      string   `json:"$ref"`
+				Required []string `json:"required"`
+			} `json:"properties"`
+			Required []string `json:"required"`
+		} `json:"schemas"`
+	}
+	require.NoError(t, json.Unmarshal(raw, &doc))
+	require.Equal(t, []string{"id"}, doc.Schemas["Request"].Required)
+	require.Equal(t, "#/components/schemas/Inner", doc.Schemas["Request"].Properties["inner"].Ref)
+	require.Equal(t, []string{"a"}, doc.Schemas["Inner"].Required)
+	require.Equal(t, []string{"id", "inner", "mode"}, doc.Schemas["Out"].Required)
+
+	// Not registered, the nested struct is inlined and optional inside the input.
+	raw = apischema.New().Input(request{}).Add("Request", request{}, "").JSON()
+	doc.Schemas = nil
+	require.NoError(t, json.Unmarshal(raw, &doc))
+	require.Equal(t, []string{"id"}, doc.Schemas["Request"].Required)
+	require.Empty(t, doc.Schemas["Request"].Properties["inner"].Required)
+}

@@ -131,6 +131,8 @@ func Contract() *apischema.Registry {
 		Add("UploadLinkCreate", linkRequest{}, "A signed link to create.").
 		// Presets.
 		Add("PresetSettings", pipeline.PresetSettings{}, "A batch request without upload_id, seed and dry_run, normalised; the same names and rules as POST /api/v1/batches.").
+		Input(PresetSettingsInput{}).
+		Add("PresetSettingsInput", PresetSettingsInput{}, "Preset settings as sent: any field left out gets the batch request's default.").
 		Add("Preset", Preset{}, "Saved batch settings.").
 		Add("PresetPage", Page[Preset]{}, "One page of the caller's presets, by name.").
 		// Providers.

@@ -66,8 +66,13 @@ var contract = sync.OnceValue(func() *contractChecker {
 	return c
 })
 
-// check validates one real response; it returns nil for paths outside the document.
-func (c *contractChecker) check(req *http.Request, status int, header http.Header, body []byte) error {
+// check validates one real exchange; it returns nil for paths outside the
+// document. The response is always checked. The request is checked when the
+// server accepted it (2xx/3xx): an accepted request the document calls
+// invalid means the document no longer describes what the API takes (a
+// rejected one is usually a test of bad input, and its problem answer is
+// what the response check covers). reqBody is the JSON body, nil for others.
+func (c *contractChecker) check(req *http.Request, reqBody []byte, status int, header http.Header, body []byte) error {
 	route, params, err := c.router.FindRoute(req)
 	if err != nil {
 		if strings.HasPrefix(req.URL.Path, "/api/") && status != http.StatusNotFound && status != http.StatusMethodNotAllowed {
@@ -75,8 +80,21 @@ func (c *contractChecker) check(req *http.Request, status int, header http.Heade
 		}
 		return nil
 	}
+	req = req.Clone(req.Context())
+	req.Body = http.NoBody
+	if reqBody != nil {
+		req.Body = io.NopCloser(bytes.NewReader(reqBody))
+	}
 	in := &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route,
-		Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc}}
+		Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc, ExcludeRequestBody: reqBody == nil}}
+	if status < 400 {
+		if err := openapi3filter.ValidateRequest(req.Context(), in); err != nil {
+			return fmt.Errorf("%s %s was accepted (%d) but the request does not match the OpenAPI document: %w\nrequest body: %.2000s", req.Method, req.URL.Path, status, err, reqBody)
+		}
+		if reqBody != nil {
+			req.Body = io.NopCloser(bytes.NewReader(reqBody))
+		}
+	}
 	opts := &openapi3filter.Options{IncludeResponseStatus: true}
 	ct, _, _ := mime.ParseMediaType(header.Get("Content-Type"))
 	if status == http.StatusNotModified || (ct != "application/json" && ct != "application/problem+json") {
@@ -183,15 +201,24 @@ func validating(t *testing.T, h http.Handler) http.Handler {
 			h.ServeHTTP(w, r)
 			return
 		}
+		// A JSON request body is kept for the request check (the handler
+		// consumes it); others (multipart uploads) are checked for route and
+		// parameters only.
+		var reqBody []byte
+		if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct == "application/json" && r.Body != nil {
+			b, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+			if err != nil {
+				t.Errorf("contract: read request body: %v", err)
+			}
+			reqBody = b
+			r.Body = io.NopCloser(bytes.NewReader(b))
+		}
 		rec := &recorder{ResponseWriter: w}
 		h.ServeHTTP(rec, r)
 		if rec.status == 0 {
 			rec.status = http.StatusOK
 		}
-		// The request body was consumed by the handler; the check needs only
-		// the route, parameters and the response.
-		r.Body = http.NoBody
-		if err := contract().check(r, rec.status, w.Header(), rec.body.Bytes()); err != nil {
+		if err := contract().check(r, reqBody, rec.status, w.Header(), rec.body.Bytes()); err != nil {
 			t.Errorf("contract: %v", err)
 		}
 	})
@@ -259,7 +286,7 @@ func TestContractDetectsMismatch(t *testing.T) {
 
 	good, err := loadContract(httpapi.OpenAPIDocument())
 	require.NoError(t, err)
-	require.NoError(t, good.check(req, res.status, res.header, res.body))
+	require.NoError(t, good.check(req, nil, res.status, res.header, res.body))
 
 	var doc map[string]any
 	require.NoError(t, json.Unmarshal(httpapi.OpenAPIDocument(), &doc))
@@ -269,12 +296,25 @@ func TestContractDetectsMismatch(t *testing.T) {
 	require.NoError(t, err)
 	bad, err := loadContract(mutated)
 	require.NoError(t, err)
-	err = bad.check(req, res.status, res.header, res.body)
+	err = bad.check(req, nil, res.status, res.header, res.body)
 	require.Error(t, err)
 	require.Contains(t, err.Error(), "username")
 
 	// An undocumented status fails too.
-	require.Error(t, good.check(req, http.StatusTeapot, res.header, res.body))
+	require.Error(t, good.check(req, nil, http.StatusTeapot, res.header, res.body))
+
+	// A request the document calls invalid fails when the server accepted
+	// it, and not when the server refused it (a bad-input test).
+	login, err := http.NewRequest("POST", "/api/v1/auth/login", nil)
+	require.NoError(t, err)
+	login.Header.Set("Content-Type", "application/json")
+	noBody := http.Header{}
+	err = good.check(login, []byte(`{"username":7}`), http.StatusNoContent, noBody, nil)
+	require.Error(t, err)
+	require.Contains(t, err.Error(), "was accepted")
+	problem := http.Header{"Content-Type": []string{"application/problem+json"}}
+	require.NoError(t, good.check(login, []byte(`{"username":7}`), http.StatusBadRequest, problem,
+		[]byte(`{"type":"about:blank","title":"Bad Request","status":400,"detail":"x","code":"bad_json"}`)))
 }
 
 // TestPostKitTonesListed: the tone presets are listed, the default first.

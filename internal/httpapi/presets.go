@@ -64,9 +64,15 @@ func writePreset(w http.ResponseWriter, status int, p *store.Preset) error {
 // presetRequest is the body of POST (both fields required) and PATCH (an
 // absent field stays).
 type presetRequest struct {
-	Name     *string                  `json:"name,omitempty" example:"县城夜景"`
-	Settings *pipeline.PresetSettings `json:"settings,omitempty"`
+	Name     *string              `json:"name,omitempty" example:"县城夜景"`
+	Settings *PresetSettingsInput `json:"settings,omitempty"`
 }
+
+// PresetSettingsInput is PresetSettings as a client sends it: every field
+// may be left out and gets the batch request's default (the API document
+// marks it Input, so it lists no field as required; presets answer with
+// all of them filled in).
+type PresetSettingsInput pipeline.PresetSettings
 
 func presetName(s string) (string, error) {
 	s = strings.TrimSpace(s)
@@ -142,7 +148,7 @@ func (a *presetAPI) create(w http.ResponseWriter, r *http.Request) error {
 		return errPresetNoSettings
 	}
 	u := UserFrom(r.Context())
-	settings, err := a.checkSettings(r, u.ID, *req.Settings)
+	settings, err := a.checkSettings(r, u.ID, pipeline.PresetSettings(*req.Settings))
 	if err != nil {
 		return err
 	}
@@ -192,7 +198,7 @@ func (a *presetAPI) update(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	if req.Settings != nil {
-		if p.Settings, err = a.checkSettings(r, p.UserID, *req.Settings); err != nil {
+		if p.Settings, err = a.checkSettings(r, p.UserID, pipeline.PresetSettings(*req.Settings)); err != nil {
 			return err
 		}
 	}

@@ -1924,6 +1924,34 @@ export interface components {
             /** @enum {integer} */
             resolution: 1024 | 1536;
         };
+        /** @description Preset settings as sent: any field left out gets the batch request's default. */
+        PresetSettingsInput: {
+            allow_same_province?: boolean;
+            /** @enum {string} */
+            aspect?: "3:4" | "9:16" | "1:1";
+            budget?: string;
+            /** @enum {string} */
+            enhance?: "off" | "creative" | "balanced" | "precise";
+            filters?: {
+                element_categories?: string[] | null;
+                months?: number[] | null;
+                provinces?: string[] | null;
+                roads?: string[] | null;
+            };
+            groups?: number;
+            manual?: {
+                county?: string;
+                elements?: string[] | null;
+                month?: number;
+                road?: string;
+            };
+            /** @enum {string} */
+            mode?: "smart" | "manual";
+            /** @enum {string} */
+            priority?: "low" | "normal" | "high";
+            /** @enum {integer} */
+            resolution?: 1024 | 1536;
+        };
         /** @description Probe outcomes, one per provider. */
         ProbeList: {
             items: components["schemas"]["ProbeResult"][];
@@ -4258,7 +4286,7 @@ export interface operations {
             content: {
                 "application/json": {
                     name: string;
-                    settings: components["schemas"]["PresetSettings"];
+                    settings: components["schemas"]["PresetSettingsInput"];
                 };
             };
         };
@@ -4346,7 +4374,7 @@ export interface operations {
             content: {
                 "application/json": {
                     name?: string;
-                    settings?: components["schemas"]["PresetSettings"];
+                    settings?: components["schemas"]["PresetSettingsInput"];
                 };
             };
         };
