@@ -262,37 +262,22 @@ function Summary({ b }: { b: Batch }) {
   );
 }
 
-type ActionName = 'cancel' | 'pause' | 'resume' | 'retry' | 'rerun' | 'share';
-
 function Actions({ b, apply }: { b: Batch; apply: (b: Batch) => void }) {
   const { t } = useI18n();
-  const [busy, setBusy] = useState<ActionName | null>(null);
-  const [error, setError] = useState<unknown>(null);
+  const { busy, error, run } = useBusyAction();
   const [confirmCancel, setConfirmCancel] = useState(false);
   const [link, setLink] = useState<SignedLink | null>(null);
   const terminal = isTerminalBatch(b.status);
   const retryable = b.groups.reduce((n, g) => n + g.images.filter((im) => isRetryableImage(im.status)).length, 0);
 
-  const run = async (name: ActionName, fn: () => Promise<void>) => {
-    setBusy(name);
-    setError(null);
-    try {
-      await fn();
-    } catch (e) {
-      setError(e);
-    } finally {
-      setBusy(null);
-    }
-  };
-
   const control = (name: 'cancel' | 'pause' | 'resume' | 'retry') =>
-    run(name, async () => {
+    run(async () => {
       apply(await api.batchAction(b.id, name));
       setConfirmCancel(false);
     });
 
   const share = () =>
-    run('share', async () => {
+    run(async () => {
       const l = await api.batchLink(b.id, { expires_in: '7d' });
       const full = { ...l, url: absolute(l.url) };
       setLink(full);
@@ -311,21 +296,21 @@ function Actions({ b, apply }: { b: Batch; apply: (b: Batch) => void }) {
             {t('batch.download')}
           </button>
         )}
-        <button type="button" className="btn" disabled={busy !== null || b.progress.succeeded === 0} onClick={() => void share()}>
+        <button type="button" className="btn" disabled={busy || b.progress.succeeded === 0} onClick={() => void share()}>
           {t('batch.share')}
         </button>
         {PAUSABLE.has(b.status) && (
-          <button type="button" className="btn" disabled={busy !== null} onClick={() => void control('pause')}>
+          <button type="button" className="btn" disabled={busy} onClick={() => void control('pause')}>
             {t('batch.pause')}
           </button>
         )}
         {b.status === 'paused' && (
-          <button type="button" className="btn" disabled={busy !== null} onClick={() => void control('resume')}>
+          <button type="button" className="btn" disabled={busy} onClick={() => void control('resume')}>
             {t('batch.resume')}
           </button>
         )}
         {terminal && retryable > 0 && (
-          <button type="button" className="btn" disabled={busy !== null} onClick={() => void control('retry')}>
+          <button type="button" className="btn" disabled={busy} onClick={() => void control('retry')}>
             {t('batch.retryFailed', { count: retryable })}
           </button>
         )}
@@ -333,9 +318,9 @@ function Actions({ b, apply }: { b: Batch; apply: (b: Batch) => void }) {
           type="button"
           className="btn"
           title={t('batch.rerunHint')}
-          disabled={busy !== null}
+          disabled={busy}
           onClick={() =>
-            void run('rerun', async () => {
+            void run(async () => {
               const nb = await api.rerunBatch(b.id);
               navigate('/batches/' + encodeURIComponent(nb.id));
             })
@@ -346,7 +331,7 @@ function Actions({ b, apply }: { b: Batch; apply: (b: Batch) => void }) {
         {ACTIVE.has(b.status) &&
           (confirmCancel ? (
             <>
-              <button type="button" className="btn btn-danger" disabled={busy !== null} onClick={() => void control('cancel')}>
+              <button type="button" className="btn btn-danger" disabled={busy} onClick={() => void control('cancel')}>
                 {t('batch.cancelConfirm')}
               </button>
               <button type="button" className="btn btn-ghost" onClick={() => setConfirmCancel(false)}>
@@ -354,7 +339,7 @@ function Actions({ b, apply }: { b: Batch; apply: (b: Batch) => void }) {
               </button>
             </>
           ) : (
-            <button type="button" className="btn btn-danger-outline" disabled={busy !== null} onClick={() => setConfirmCancel(true)}>
+            <button type="button" className="btn btn-danger-outline" disabled={busy} onClick={() => setConfirmCancel(true)}>
               {t('batch.cancel')}
             </button>
           ))}
